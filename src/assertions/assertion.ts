@@ -29,6 +29,8 @@ export interface TrustLookup {
 export interface TypeSpec<V = unknown> {
   readonly name: string;
   readonly primaryKey: readonly string[];
+  /** Values of primary key headers that may be left out (snapd's defaults, e.g. `provenance`). */
+  readonly primaryKeyDefaults?: Readonly<Record<string, string>>;
   /** Assertions signed by a key they carry themselves, with no `authority-id`. */
   readonly noAuthority?: boolean;
   check(parts: AssertionParts): V;
@@ -93,7 +95,7 @@ export class Assertion<V = unknown> {
 
   /** The values of the type's primary key headers, in order. */
   get primaryKey(): string[] {
-    return this.spec.primaryKey.map((k) => this.headerString(k));
+    return this.spec.primaryKey.map((k) => this.headerString(k) || (this.spec.primaryKeyDefaults?.[k] ?? ''));
   }
   /** A readable reference, `type pk1/pk2/…` (`-` when the type has no primary key). */
   get ref(): string {

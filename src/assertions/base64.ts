@@ -1,22 +1,29 @@
 import { AssertionError, type AssertionErrorCode } from './errors.js';
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const BASE64URL_RAW = /^[A-Za-z0-9_-]*$/;
 
 /**
  * Decodes standard padded base64 that may be broken into lines, as Go's
- * decoder does (it ignores line breaks and nothing else). Node's own decoder
- * silently skips any invalid character, which would accept garbage.
+ * decoder does (it skips line breaks and nothing else). Node's decoder
+ * silently skips invalid characters, stops at the first '=' and accepts the
+ * URL alphabet; every such input decodes to fewer bytes than its length
+ * promises, or contains '-' or '_', so both are checked. (This is several
+ * times faster than a character loop on the hot path of serial checks.)
  */
 export function decodeBase64Lines(text: string, code: AssertionErrorCode, what: string): Buffer {
-  const flat = text.replace(/[\r\n]/g, '');
-  if (!BASE64.test(flat)) {
-    throw new AssertionError(code, `cannot decode ${what}: invalid base64`);
-  }
-  return Buffer.from(flat, 'base64');
+  const invalid = () => new AssertionError(code, `cannot decode ${what}: invalid base64`);
+  if (text.includes('-') || text.includes('_')) throw invalid();
+  const breaks = text.split('\n').length - 1 + (text.includes('\r') ? text.split('\r').length - 1 : 0);
+  const chars = text.length - breaks;
+  if (chars % 4 !== 0) throw invalid();
+  const end = text.trimEnd();
+  const padding = end.endsWith('==') ? 2 : end.endsWith('=') ? 1 : 0;
+  const decoded = Buffer.from(text, 'base64');
+  if (decoded.length !== (chars / 4) * 3 - padding) throw invalid();
+  return decoded;
 }
 
-/** Encodes as standard padded base64 in lines of 76 characters, joined by line breaks. */
+/** Encodes as standard padded base64 in lines of 76 characters. */
 export function encodeBase64Lines(data: Uint8Array): string[] {
   const flat = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64');
   const lines: string[] = [];

@@ -66,6 +66,7 @@ function check(headers: Headers, body: Buffer | undefined): Checked {
   const format = checkIteration(headers, 'format');
   const revision = checkIteration(headers, 'revision');
   for (const key of spec.primaryKey) {
+    if (headers[key] === undefined && spec.primaryKeyDefaults?.[key] !== undefined) continue;
     const v = checkNotEmptyString(headers, key);
     if (v.includes('/')) {
       throw new AssertionError('ERR_HEADER_INVALID', `"${key}" primary key header cannot contain "/"`, { header: key });
@@ -107,14 +108,15 @@ function parseHead(head: Buffer): Headers {
  * blank line, headers and body at the first (snapd's `asserts.Decode`).
  */
 export function decodeAssertion(data: Uint8Array): Assertion {
-  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  // One private copy, so the caller may reuse its buffer; the parts are views of it.
+  const bytes = Buffer.from(data);
   if (bytes.length > MAX_HEADERS_SIZE + MAX_BODY_SIZE + MAX_SIGNATURE_SIZE + 4) {
     throw tooLarge('assertion exceeds the maximum size');
   }
   const split = bytes.lastIndexOf(NLNL);
   if (split === -1) throw syntax('assertion content/signature separator not found');
-  const content = Buffer.from(bytes.subarray(0, split));
-  const signature = Buffer.from(bytes.subarray(split + 2));
+  const content = bytes.subarray(0, split);
+  const signature = bytes.subarray(split + 2);
   const { head, body } = splitHeadersBody(content);
   if (head.length > MAX_HEADERS_SIZE) throw tooLarge(`assertion headers exceed the maximum size of ${MAX_HEADERS_SIZE} bytes`);
   if (body && body.length > MAX_BODY_SIZE) throw tooLarge(`assertion body exceeds the maximum size of ${MAX_BODY_SIZE} bytes`);
@@ -128,7 +130,8 @@ export function decodeAssertion(data: Uint8Array): Assertion {
  * the signature up to the next blank line or the end of input.
  */
 export function* decodeStreamIter(data: Uint8Array): Generator<Assertion> {
-  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  // One private copy, so the caller may reuse its buffer; the parts are views of it.
+  const bytes = Buffer.from(data);
   let pos = 0;
   while (pos < bytes.length) {
     const headEnd = bytes.indexOf(NLNL, pos);
@@ -146,19 +149,19 @@ export function* decodeStreamIter(data: Uint8Array): Generator<Assertion> {
     let body: Buffer | undefined;
     if (length > 0) {
       if (cursor + length > bytes.length) throw syntax('unexpected end of input while reading the assertion body');
-      body = Buffer.from(bytes.subarray(cursor, cursor + length));
-      content = Buffer.from(bytes.subarray(pos, cursor + length));
+      body = bytes.subarray(cursor, cursor + length);
+      content = bytes.subarray(pos, cursor + length);
       cursor += length;
       if (bytes[cursor] !== NL || bytes[cursor + 1] !== NL) throw syntax('missing content/signature separator');
       cursor += 2;
     } else {
-      content = Buffer.from(bytes.subarray(pos, headEnd));
+      content = bytes.subarray(pos, headEnd);
     }
     const sigEnd = bytes.indexOf(NLNL, cursor);
     // The signature keeps its own final line break; the blank line after it separates assertions.
     const end = sigEnd === -1 ? bytes.length : sigEnd + 1;
     if (end - cursor > MAX_SIGNATURE_SIZE) throw tooLarge('assertion signature exceeds the maximum size');
-    const signature = Buffer.from(bytes.subarray(cursor, end));
+    const signature = bytes.subarray(cursor, end);
     pos = sigEnd === -1 ? bytes.length : sigEnd + 2;
     yield assemble(headers, body, content, signature);
   }

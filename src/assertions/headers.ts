@@ -19,6 +19,10 @@ const syntax = (message: string, header?: string): AssertionError =>
 
 const quote = (s: string): string => JSON.stringify(s);
 
+/** Indentation strings by width, built once: parsing asks for the same few again and again. */
+const SPACES = Array.from({ length: 64 }, (_, i) => ' '.repeat(i));
+const spaces = (n: number): string => SPACES[n] ?? ' '.repeat(n);
+
 /**
  * Parses the header block of an assertion (without the final blank line).
  * The grammar is snapd's: `name: value`, or a bare `name:` introducing a list,
@@ -63,7 +67,7 @@ function parseEntry(
   const line = lines[first] as string;
   if (consumed === line.length) {
     const next = lines[first + 1];
-    const nested = ' '.repeat(base) + NESTING;
+    const nested = spaces(base) + NESTING;
     if (next !== undefined && next.startsWith(nested)) {
       const rest = next.slice(nested.length);
       if (rest.startsWith(LIST_MARK)) return parseList(lines, first + 1, base, path);
@@ -81,7 +85,7 @@ function parseEntry(
 }
 
 function parseText(lines: readonly string[], first: number, base: number, path: string): [string, number] {
-  const prefix = ' '.repeat(base) + TEXT_NESTING;
+  const prefix = spaces(base) + TEXT_NESTING;
   let end = first;
   while (end < lines.length && (lines[end] as string).startsWith(prefix)) end++;
   if (end === first) {
@@ -99,7 +103,7 @@ function parseText(lines: readonly string[], first: number, base: number, path: 
 }
 
 function parseList(lines: readonly string[], first: number, base: number, path: string): [HeaderValue[], number] {
-  const prefix = ' '.repeat(base) + NESTING + LIST_MARK;
+  const prefix = spaces(base) + NESTING + LIST_MARK;
   const list: HeaderValue[] = [];
   let i = first;
   while (i < lines.length && (lines[i] as string).startsWith(prefix)) {
@@ -111,7 +115,7 @@ function parseList(lines: readonly string[], first: number, base: number, path: 
 }
 
 function parseMap(lines: readonly string[], first: number, base: number, path: string): [HeaderMap, number] {
-  const prefix = ' '.repeat(base) + NESTING;
+  const prefix = spaces(base) + NESTING;
   const map: Record<string, HeaderValue> = {};
   let i = first;
   while (i < lines.length && (lines[i] as string).startsWith(prefix)) {
@@ -153,19 +157,19 @@ export function appendEntry(out: string[], intro: string, value: HeaderValue, ba
       return;
     }
     out.push(intro);
-    const prefix = ' '.repeat(base) + TEXT_NESTING;
+    const prefix = spaces(base) + TEXT_NESTING;
     for (const line of value.split('\n')) out.push(prefix + line);
     return;
   }
   if (isEmptyValue(value)) return;
   out.push(intro);
   if (Array.isArray(value)) {
-    const mark = ' '.repeat(base) + NESTING + LIST_MARK;
+    const mark = spaces(base) + NESTING + LIST_MARK;
     for (const item of value as readonly HeaderValue[]) appendEntry(out, mark, item, base + NESTING.length);
     return;
   }
   const map = value as HeaderMap;
-  const prefix = ' '.repeat(base) + NESTING;
+  const prefix = spaces(base) + NESTING;
   for (const key of Object.keys(map).sort()) {
     appendEntry(out, `${prefix}${key}:`, map[key] as HeaderValue, prefix.length);
   }

@@ -69,6 +69,11 @@ export function readPacket(data: Uint8Array, code: AssertionErrorCode, what: str
   return { tag, body: buf.subarray(offset) };
 }
 
+/** The size of the new-format header `writePacket` puts before a body of `n` bytes. */
+export function writePacketHeaderLength(n: number): number {
+  return n < 192 ? 2 : n < 8384 ? 3 : 6;
+}
+
 /** Writes a packet with a new-format header, as Go's OpenPGP package does. */
 export function writePacket(tag: number, body: Uint8Array): Buffer {
   const n = body.length;

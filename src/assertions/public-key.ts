@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { hash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { decodeBase64Lines, encodeBase64Lines } from './base64.js';
 import { AssertionError } from './errors.js';
 import {
@@ -8,6 +8,7 @@ import {
   readPacket,
   writePublicKeyPacket,
   tightMpi,
+  writePacketHeaderLength,
   type RsaPublicKeyPacket,
 } from './openpgp.js';
 
@@ -25,14 +26,23 @@ export const FIXED_KEY_CREATION = Date.UTC(2016, 0, 1) / 1000;
 export class PublicKey {
   /** The key id (`sign-key-sha3-384`, `device-key-sha3-384`, `public-key-sha3-384`). */
   readonly id: string;
-  /** The canonical encoding, as lines joined by `\n` with no final line break. */
-  readonly encoded: string;
+  private readonly raw: Buffer;
   private keyObject: KeyObject | undefined;
+  private encodedText: string | undefined;
+  private modulusSize: number | undefined;
 
-  private constructor(private readonly packet: RsaPublicKeyPacket) {
-    const raw = Buffer.concat([Buffer.from([FORMAT_V1]), writePublicKeyPacket(packet)]);
-    this.id = createHash('sha3-384').update(raw).digest('base64url');
-    this.encoded = encodeBase64Lines(raw).join('\n');
+  private constructor(
+    private readonly packet: RsaPublicKeyPacket,
+    canonicalRaw?: Buffer,
+  ) {
+    this.raw = canonicalRaw ?? Buffer.concat([Buffer.from([FORMAT_V1]), writePublicKeyPacket(packet)]);
+    this.id = hash('sha3-384', this.raw, 'base64url');
+  }
+
+  /** The canonical encoding, as lines joined by `\n` with no final line break. */
+  get encoded(): string {
+    this.encodedText ??= encodeBase64Lines(this.raw).join('\n');
+    return this.encodedText;
   }
 
   /** Decodes snapd's encoded form; whitespace layout is free, the packet must be exact. */
@@ -46,7 +56,10 @@ export class PublicKey {
     if (tag !== TAG_PUBLIC_KEY) {
       throw new AssertionError('ERR_PUBLIC_KEY_INVALID', `cannot decode public key: expected a public key packet, got tag ${tag}`);
     }
-    return new PublicKey(parsePublicKeyPacket(body));
+    // Key ids hash the canonical encoding; snapd's own (a new-format header
+    // with the shortest length) is already canonical and is hashed as received.
+    const canonical = raw[1] === 0xc6 && raw.length - 1 === writePacketHeaderLength(body.length) + body.length ? raw : undefined;
+    return new PublicKey(parsePublicKeyPacket(body), canonical);
   }
 
   /** Wraps an RSA public (or private) Node key with snapd's fixed creation time. */
@@ -71,7 +84,8 @@ export class PublicKey {
 
   /** The modulus length in bytes: RSA signatures are padded to it. */
   get modulusBytes(): number {
-    return tightMpi(this.packet.n.bytes).bytes.length;
+    this.modulusSize ??= tightMpi(this.packet.n.bytes).bytes.length;
+    return this.modulusSize;
   }
 
   toKeyObject(): KeyObject {
@@ -84,12 +98,18 @@ export class PublicKey {
 
   /** Verifies an RSA PKCS#1 v1.5 signature over `data` hashed with `hash`. */
   verify(hash: string, data: Uint8Array, signature: Uint8Array): boolean {
-    let sig = Buffer.from(tightMpi(signature).bytes);
-    // MPIs drop leading zero bytes; OpenSSL wants the signature at full modulus length.
-    if (sig.length < this.modulusBytes) {
-      sig = Buffer.concat([Buffer.alloc(this.modulusBytes - sig.length), sig]);
+    const size = this.modulusBytes;
+    let sig = signature;
+    // MPIs may drop leading zero bytes (or, from Go, keep them): OpenSSL wants exactly the modulus length.
+    if (sig.length > size) {
+      const extra = sig.length - size;
+      if (!sig.subarray(0, extra).every((b) => b === 0)) return false;
+      sig = sig.subarray(extra);
+    } else if (sig.length < size) {
+      const padded = new Uint8Array(size);
+      padded.set(sig, size - sig.length);
+      sig = padded;
     }
-    if (sig.length !== this.modulusBytes) return false;
     try {
       return cryptoVerify(hash, data, this.toKeyObject(), sig);
     } catch {

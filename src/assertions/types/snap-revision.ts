@@ -25,6 +25,7 @@ const VALID_PROVENANCE = /^[a-zA-Z0-9](?:-?[a-zA-Z0-9])*$/;
 export const snapRevisionType: TypeSpec<SnapRevisionView> = {
   name: 'snap-revision',
   primaryKey: ['snap-sha3-384', 'provenance'],
+  primaryKeyDefaults: { provenance: DEFAULT_PROVENANCE },
   check({ headers }) {
     const snapRevision = checkInt(headers, 'snap-revision');
     if (snapRevision < 1) {

@@ -1,0 +1,49 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, type CommandUnknownOpts } from '@commander-js/extra-typings';
+import { assertionCommand } from './commands/assertion.js';
+import { CliError, type CliIo } from './io.js';
+
+const VERSION = (() => {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+})();
+
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('serial-vault')
+    .description('A hardware-backed serial vault for Ubuntu Core brand stores.')
+    .version(VERSION)
+    .showHelpAfterError()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .exitOverride();
+  program.addCommand(assertionCommand(io));
+  // Commands built apart do not inherit the program's output and exit settings.
+  const inherit = (cmd: CommandUnknownOpts) => {
+    for (const sub of cmd.commands) {
+      sub.copyInheritedSettings(cmd);
+      inherit(sub);
+    }
+  };
+  inherit(program);
+  return program;
+}
+
+/** Runs the CLI and returns the exit status; never throws. */
+export async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    if (e instanceof CliError) {
+      io.stderr(`serial-vault: ${e.message}\n`);
+      return e.exitCode;
+    }
+    io.stderr(`serial-vault: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return 70;
+  }
+}
