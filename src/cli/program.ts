@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import { assertionCommand } from './commands/assertion.js';
+import { hsmCommand } from './commands/hsm.js';
+import { keyCommand } from './commands/key.js';
 import { CliError, type CliIo } from './io.js';
 
 const VERSION = (() => {
@@ -20,6 +22,8 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
   program.addCommand(assertionCommand(io));
+  program.addCommand(hsmCommand(io));
+  program.addCommand(keyCommand(io));
   // Commands built apart do not inherit the program's output and exit settings.
   const inherit = (cmd: CommandUnknownOpts) => {
     for (const sub of cmd.commands) {

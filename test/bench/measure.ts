@@ -47,6 +47,22 @@ export async function concurrentRate(fn: () => Promise<unknown>, n: number, conc
   return n / ((performance.now() - start) / 1000);
 }
 
+/** Keeps `concurrency` calls of `fn` in flight for about `seconds`; returns completions per second. */
+export async function timedRate(fn: () => Promise<unknown>, seconds: number, concurrency: number): Promise<number> {
+  const end = performance.now() + seconds * 1000;
+  const start = performance.now();
+  let n = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        await fn();
+        n++;
+      }
+    }),
+  );
+  return n / ((performance.now() - start) / 1000);
+}
+
 export function loopDelay(): { stop: () => { p99: number; max: number } } {
   const h = monitorEventLoopDelay({ resolution: 1 });
   h.enable();

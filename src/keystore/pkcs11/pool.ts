@@ -45,12 +45,26 @@ interface Job {
   readonly reject: (error: Error) => void;
 }
 
+interface InFlight {
+  readonly job: Job;
+  readonly seq: number;
+  readonly timer: NodeJS.Timeout;
+}
+
 interface Slot {
   worker: Worker;
-  job: Job | undefined;
+  /** Posted to the worker, oldest first. The worker runs them one at a time, in order. */
+  inFlight: InFlight[];
   seq: number;
-  timer: NodeJS.Timeout | undefined;
 }
+
+/**
+ * Jobs posted to a worker ahead of time: the next one is already waiting in
+ * its message port when the current one finishes, so the session never idles
+ * for a round trip to the main thread. Still one operation at a time per session.
+ */
+export const IN_FLIGHT_PER_SIGNER = 2;
+const DEPTH = IN_FLIGHT_PER_SIGNER;
 
 type Reply =
   | { seq: number; ok: true; value: unknown }
@@ -130,8 +144,10 @@ export class SignerPool {
   private async stopWorkers(): Promise<void> {
     const slots = this.slots.splice(0);
     for (const slot of slots) {
-      clearTimeout(slot.timer);
-      slot.job?.reject(new KeyStoreError('ERR_HSM_UNAVAILABLE', `cannot ${slot.job.what}: the HSM connection is being re-established`));
+      for (const { job, timer } of slot.inFlight.splice(0)) {
+        clearTimeout(timer);
+        job.reject(new KeyStoreError('ERR_HSM_UNAVAILABLE', `cannot ${job.what}: the HSM connection is being re-established`));
+      }
       slot.worker.removeAllListeners();
       slot.worker.on('error', () => undefined);
     }
@@ -145,7 +161,7 @@ export class SignerPool {
     return this.slots.length;
   }
   get busy(): number {
-    return this.slots.filter((s) => s.job).length;
+    return this.slots.filter((s) => s.inFlight.length > 0).length;
   }
   get queued(): number {
     return this.queue.length;
@@ -163,8 +179,8 @@ export class SignerPool {
         new KeyStoreError('ERR_HSM_UNAVAILABLE', `cannot ${what}: the HSM is not available${this.lastProblem ? ` (${this.lastProblem})` : ''}; reconnecting`),
       );
     }
-    const idle = this.slots.some((s) => !s.job);
-    if (!idle && this.queue.length >= this.options.maxQueue) {
+    const room = this.slots.some((s) => s.inFlight.length < DEPTH);
+    if (!room && this.queue.length >= this.options.maxQueue) {
       return Promise.reject(
         new KeyStoreError('ERR_HSM_BUSY', `cannot ${what}: all ${this.slots.length} HSM signers are busy and ${this.queue.length} requests are waiting`),
       );
@@ -185,7 +201,7 @@ export class SignerPool {
     for (const job of this.queue.splice(0)) job.reject(new KeyStoreError('ERR_HSM_UNAVAILABLE', `cannot ${job.what}: the keystore closed`));
     await Promise.all(
       this.slots.map(async (slot) => {
-        if (!slot.job) {
+        if (slot.inFlight.length === 0) {
           // Log out and close the session before the thread goes.
           await Promise.race([
             new Promise<void>((resolve) => {
@@ -202,7 +218,7 @@ export class SignerPool {
 
   private spawn(index: number): Slot {
     const worker = new Worker(this.options.workerUrl, { workerData: this.options.config });
-    const slot: Slot = { worker, job: undefined, seq: 0, timer: undefined };
+    const slot: Slot = { worker, inFlight: [], seq: 0 };
     worker.on('message', (reply: Reply) => this.settle(slot, reply));
     worker.on('error', (e) => this.replace(slot, index, `worker failed: ${e.message}`));
     worker.on('exit', (code) => {
@@ -213,25 +229,27 @@ export class SignerPool {
   }
 
   private dispatch(): void {
-    for (const slot of this.slots) {
-      if (slot.job) continue;
-      const job = this.queue.shift();
-      if (!job) return;
-      slot.job = job;
-      slot.seq++;
-      slot.timer = setTimeout(() => {
-        const i = this.slots.indexOf(slot);
-        this.replace(slot, i, `no answer within ${job.timeoutMs} ms`);
-      }, job.timeoutMs);
-      slot.worker.postMessage({ seq: slot.seq, op: job.op, args: job.args });
+    for (let depth = 1; depth <= DEPTH; depth++) {
+      for (const slot of this.slots) {
+        if (slot.inFlight.length >= depth) continue;
+        const job = this.queue.shift();
+        if (!job) return;
+        const seq = ++slot.seq;
+        // A job posted behind another may wait for it: its clock covers both.
+        const timeoutMs = job.timeoutMs * (slot.inFlight.length + 1);
+        const timer = setTimeout(() => this.replace(slot, this.slots.indexOf(slot), `no answer within ${timeoutMs} ms`), timeoutMs);
+        slot.inFlight.push({ job, seq, timer });
+        slot.worker.postMessage({ seq, op: job.op, args: job.args });
+      }
     }
   }
 
   private settle(slot: Slot, reply: Reply): void {
-    const job = slot.job;
-    if (!job || reply.seq !== slot.seq) return; // a late answer after a timeout
-    clearTimeout(slot.timer);
-    slot.job = undefined;
+    const head = slot.inFlight[0];
+    if (!head || reply.seq !== head.seq) return; // a late answer after a reset
+    slot.inFlight.shift();
+    clearTimeout(head.timer);
+    const { job } = head;
     if (reply.ok) {
       job.resolve(reply.value);
     } else {
@@ -257,20 +275,19 @@ export class SignerPool {
     this.dispatch();
   }
 
-  /** Replaces a worker that hung, failed or exited; its caller gets ERR_HSM_UNAVAILABLE. */
+  /** Replaces a worker that hung, failed or exited; its callers get ERR_HSM_UNAVAILABLE. */
   private replace(slot: Slot, index: number, reason: string): void {
     if (this.closing) return;
     const i = this.slots.indexOf(slot);
     if (i === -1) return;
-    clearTimeout(slot.timer);
-    const job = slot.job;
-    slot.job = undefined;
+    const lost = slot.inFlight.splice(0);
+    for (const { timer } of lost) clearTimeout(timer);
     slot.worker.removeAllListeners();
     slot.worker.on('error', () => undefined); // it is being thrown away
     void slot.worker.terminate();
     this.slots[i] = this.spawn(index);
     this.options.onEvent?.({ type: 'worker-replaced', index, reason });
-    job?.reject(new KeyStoreError('ERR_HSM_UNAVAILABLE', `cannot ${job.what}: the HSM signer was reset (${reason})`));
+    for (const { job } of lost) job.reject(new KeyStoreError('ERR_HSM_UNAVAILABLE', `cannot ${job.what}: the HSM signer was reset (${reason})`));
     this.dispatch();
   }
 }

@@ -5,7 +5,7 @@
  * already called C_Initialize; here it answers CKR_CRYPTOKI_ALREADY_INITIALIZED.
  * Plain JavaScript so it loads as a worker from source and from dist/.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import pkcs11js from 'pkcs11js';
 import { TokenError, findToken } from './slots.js';
 
@@ -244,7 +244,8 @@ function toBuffers(t) {
   return t.map((a) => (a.value instanceof Uint8Array && !Buffer.isBuffer(a.value) ? { type: a.type, value: Buffer.from(a.value) } : a));
 }
 
-port.on('message', (/** @type {{ seq: number, op: string, args: unknown }} */ msg) => {
+/** @param {{ seq: number, op: string, args: unknown }} msg */
+function handle(msg) {
   const fn = ops[msg.op];
   try {
     if (!fn) throw new TokenError('ERR_HSM_CONFIG', `unknown keystore operation ${msg.op}`);
@@ -260,4 +261,10 @@ port.on('message', (/** @type {{ seq: number, op: string, args: unknown }} */ ms
           : { kind: ckrCode(e) === undefined ? 'internal' : 'pkcs11', ckr: ckrCode(e), method: err?.method, message: String(err?.message ?? e) },
     });
   }
+}
+
+port.on('message', (/** @type {{ seq: number, op: string, args: unknown }} */ msg) => {
+  handle(msg);
+  // The main thread posts the next job ahead: take it now rather than after a turn of the event loop.
+  for (let next = receiveMessageOnPort(port); next; next = receiveMessageOnPort(port)) handle(next.message);
 });
