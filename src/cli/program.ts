@@ -3,6 +3,9 @@ import { Command, CommanderError, type CommandUnknownOpts } from '@commander-js/
 import { assertionCommand } from './commands/assertion.js';
 import { hsmCommand } from './commands/hsm.js';
 import { keyCommand } from './commands/key.js';
+import { brandCommands } from './commands/brand.js';
+import { deviceCommand } from './commands/device.js';
+import { vaultCommands } from './commands/vault.js';
 import { CliError, type CliIo } from './io.js';
 
 const VERSION = (() => {
@@ -24,6 +27,8 @@ export function buildProgram(io: CliIo): Command {
   program.addCommand(assertionCommand(io));
   program.addCommand(hsmCommand(io));
   program.addCommand(keyCommand(io));
+  for (const cmd of [...vaultCommands(io), ...brandCommands(io)]) program.addCommand(cmd);
+  program.addCommand(deviceCommand(io));
   // Commands built apart do not inherit the program's output and exit settings.
   const inherit = (cmd: CommandUnknownOpts) => {
     for (const sub of cmd.commands) {

@@ -1,0 +1,139 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino, type Logger } from 'pino';
+import { databaseFile, type Config } from './config.js';
+import { migrate, openDatabase, type Database } from './db/database.js';
+import { deviceApp } from './http/device-app.js';
+import type { KeyStore } from './keystore/keystore.js';
+import { Pkcs11KeyStore } from './keystore/pkcs11/keystore.js';
+import { BrandSetup } from './keys/brand-setup.js';
+import { ProvisioningService } from './provisioning/service.js';
+
+export const VERSION = '0.1.0';
+
+/** The vault's parts, built in one place. */
+export interface Vault {
+  readonly config: Config;
+  readonly db: Database;
+  readonly keystore: KeyStore;
+  readonly setup: BrandSetup;
+  readonly provisioning: ProvisioningService;
+  readonly logger: Logger;
+  close(): Promise<void>;
+}
+
+export interface VaultOptions {
+  readonly logger?: Logger;
+  /** Tests may hand in a keystore; production always opens the configured HSM. */
+  readonly keystore?: KeyStore;
+}
+
+/** JSON logs; `fd` 1 for the service, 2 for CLI commands (their stdout is their output). */
+export function createLogger(config: Config, fd: 1 | 2 = 1): Logger {
+  return pino(
+    {
+    level: config.log.level,
+    base: { service: 'serial-vault' },
+    // Anything that might carry a secret is removed before it is written.
+    redact: { paths: ['pin', '*.pin', 'apiKey', '*.apiKey', 'req.headers["api-key"]', 'req.headers.authorization', 'req.headers.cookie', 'headers["api-key"]'], remove: true },
+    },
+    pino.destination({ fd, sync: fd === 2 }),
+  );
+}
+
+export function databaseConfig(config: Config) {
+  return config.database.client === 'sqlite'
+    ? { client: 'sqlite' as const, filename: databaseFile(config) as string, busyTimeoutMs: config.database.busyTimeoutMs }
+    : { client: 'pg' as const, connection: config.database.connection };
+}
+
+export async function openVault(config: Config, options: VaultOptions = {}): Promise<Vault> {
+  const logger = options.logger ?? createLogger(config);
+  if (config.hsm.softhsmConf) process.env['SOFTHSM2_CONF'] = config.hsm.softhsmConf;
+  const db = openDatabase(databaseConfig(config));
+  let keystore: KeyStore | undefined;
+  try {
+    const applied = await migrate(db);
+    if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+    keystore =
+      options.keystore ??
+      (await Pkcs11KeyStore.open({
+        uri: config.hsm.uri,
+        ...(config.hsm.signers !== undefined ? { signers: config.hsm.signers } : {}),
+        signTimeoutMs: config.hsm.signTimeoutMs,
+        // Every registration in flight may wait for a signer; beyond that the device API answers 503 itself.
+        maxQueue: config.device.maxInFlight,
+        onEvent: (e) => logger.warn({ event: e.type, ...('reason' in e ? { reason: e.reason } : {}) }, 'hsm'),
+      }));
+    const setup = new BrandSetup(db, keystore);
+    const provisioning = new ProvisioningService(db, keystore, setup, { requestIdTtlMs: config.device.requestIdTtlSeconds * 1000 });
+    await provisioning.start();
+    const ks = keystore;
+    return {
+      config,
+      db,
+      keystore: ks,
+      setup,
+      provisioning,
+      logger,
+      async close() {
+        await ks.close();
+        await db.destroy();
+      },
+    };
+  } catch (e) {
+    await keystore?.close();
+    await db.destroy();
+    throw e;
+  }
+}
+
+export interface Listening {
+  readonly server: Server;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Starts the device API on its own listener. */
+export async function serveDevices(vault: Vault): Promise<Listening> {
+  const { device } = vault.config;
+  const app = deviceApp(vault.provisioning, {
+    basePath: device.basePath,
+    maxInFlight: device.maxInFlight,
+    maxBodyBytes: device.maxBodyBytes,
+    version: VERSION,
+    logger: vault.logger,
+    ready: async () => {
+      const problems: string[] = [];
+      try {
+        await vault.db.raw('select 1');
+      } catch (e) {
+        problems.push(`database: ${(e as Error).message}`);
+      }
+      const hsm = await vault.keystore.health();
+      if (!hsm.ok) problems.push(`hsm: ${hsm.problem ?? 'not ready'}`);
+      return { ok: problems.length === 0, problems };
+    },
+  });
+  const server = createServer(app.callback());
+  // Keep idle connections shorter than typical proxies', and cap slow clients.
+  server.keepAliveTimeout = 5000;
+  server.requestTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(device.port, device.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}${device.basePath}`;
+  vault.logger.info({ url }, 'device API listening');
+  return {
+    server,
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}

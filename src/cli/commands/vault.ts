@@ -1,0 +1,181 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Command, Option } from '@commander-js/extra-typings';
+import { encodeStream } from '../../assertions/index.js';
+import { openVault, serveDevices, type Vault } from '../../app.js';
+import { CONFIG_FILE, loadConfig, parseConfig, type ConfigInput } from '../../config.js';
+import { initToken } from '../../keystore/pkcs11/init-token.js';
+import { findSoftHsmModule } from '../../keystore/pkcs11/module-path.js';
+import { CliError, type CliIo } from '../io.js';
+import { asCliError, dataDirOption, withVault } from './vault-options.js';
+
+const TOKEN_LABEL = 'serial-vault';
+const TEMPLATE = new URL('../../../../hsm/softhsm2.conf.template', import.meta.url);
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function secretFile(path: string): Promise<void> {
+  if (await exists(path)) return;
+  await writeFile(path, `${randomBytes(18).toString('base64url')}\n`, { mode: 0o600 });
+}
+
+/** Sets up the embedded defaults in a data directory: SoftHSM2 token, config, database. Idempotent. */
+export async function initDataDir(dataDir: string, options: { port?: number; database?: string } = {}): Promise<{ dir: string; created: boolean }> {
+  const dir = resolve(dataDir);
+  await mkdir(join(dir, 'tokens'), { recursive: true, mode: 0o700 });
+  await mkdir(join(dir, 'secrets'), { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+  const conf = join(dir, 'softhsm2.conf');
+  if (!(await exists(conf))) {
+    const template = await readFile(TEMPLATE, 'utf8');
+    await writeFile(conf, template.replaceAll('@TOKEN_DIR@', join(dir, 'tokens')), { mode: 0o600 });
+  }
+  await secretFile(join(dir, 'secrets', 'user-pin'));
+  await secretFile(join(dir, 'secrets', 'so-pin'));
+  process.env['SOFTHSM2_CONF'] = conf;
+  const modulePath = findSoftHsmModule();
+  if (!modulePath) throw new CliError('SoftHSM2 is not installed: run scripts/setup-system.sh');
+  const pin = (await readFile(join(dir, 'secrets', 'user-pin'), 'utf8')).trim();
+  const soPin = (await readFile(join(dir, 'secrets', 'so-pin'), 'utf8')).trim();
+  initToken({ modulePath, label: TOKEN_LABEL, pin, soPin });
+
+  const configPath = join(dir, CONFIG_FILE);
+  const created = !(await exists(configPath));
+  if (created) {
+    const config: ConfigInput = {
+      dataDir: dir,
+      database: options.database ? { client: 'pg', connection: options.database } : { client: 'sqlite', filename: 'vault.db' },
+      hsm: { uri: `pkcs11:token=${TOKEN_LABEL}?pin-source=file:${join(dir, 'secrets', 'user-pin')}`, softhsmConf: conf },
+      device: { port: options.port ?? 8080 },
+    };
+    parseConfig(config);
+    const { dataDir: _omit, ...stored } = config;
+    await writeFile(configPath, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
+  }
+  return { dir, created };
+}
+
+export interface DemoFiles {
+  readonly model: string;
+  readonly trusted: string;
+  readonly apiKey: string;
+  readonly created: boolean;
+}
+
+/** A local root, a brand, a model with vault-allocated serials and an API key, for trying the vault out. */
+export async function createDemo(vault: Vault): Promise<DemoFiles> {
+  const dir = join(vault.config.dataDir, 'demo');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const files = { model: join(dir, 'demo-model.model'), trusted: join(dir, 'trusted.assert'), apiKey: join(dir, 'api-key') };
+  let created = false;
+  if (!(await vault.setup.brands.byAccountId('demo-brand'))) {
+    if (!(await vault.setup.keys.roots()).some((k) => k.label === 'root-demo-root')) {
+      await vault.setup.createAuthority('demo-root', 'Demo root (local, not trusted by real devices)');
+    }
+    await vault.setup.createBrand('demo-brand', 'Demo Brand', 'demo-root');
+    const model = await vault.setup.createModel(
+      { 'brand-id': 'demo-brand', model: 'demo-model', 'display-name': 'Demo Model', architecture: 'amd64', gadget: 'pc', kernel: 'pc-kernel' },
+      { serialPolicy: 'template', serialTemplate: 'DEMO-{n:06}' },
+    );
+    const { key } = await vault.provisioning.apiKeys.create(model.id, 'demo');
+    await writeFile(files.apiKey, `${key}\n`, { mode: 0o600 });
+    created = true;
+  }
+  const model = await vault.setup.models.find('demo-brand', 'demo-model');
+  if (!model) throw new CliError('the demo model is missing from the database');
+  await writeFile(files.model, (await vault.setup.models.assertion(model)).encode());
+  await writeFile(files.trusted, encodeStream(await vault.setup.exportTrusted()));
+  return { ...files, created };
+}
+
+export function vaultCommands(io: CliIo): Command[] {
+  const init = new Command('init')
+    .description('set up a data directory on the embedded defaults: SoftHSM2 token (random PINs in files), SQLite database, config')
+    .addOption(dataDirOption())
+    .option('--demo', 'also create a demo root, brand, model and API key, and print how to register a device')
+    .addOption(new Option('--port <port>', 'device API port').argParser((v) => Number(v)))
+    .option('--database <url>', 'a PostgreSQL connection URL instead of SQLite')
+    .action(async (options) => {
+      const { dir, created } = await initDataDir(options.dataDir, { ...(options.port ? { port: options.port } : {}), ...(options.database ? { database: options.database } : {}) });
+      io.stderr(`${created ? 'initialised' : 'using'} vault data in ${dir}\n`);
+      io.stdout(
+        [
+          `config:    ${join(dir, CONFIG_FILE)}`,
+          `database:  ${options.database ? 'PostgreSQL' : join(dir, 'vault.db')}`,
+          `HSM:       SoftHSM2 token "${TOKEN_LABEL}" in ${join(dir, 'tokens')} (PINs in ${join(dir, 'secrets')}, mode 600)`,
+          '',
+        ].join('\n'),
+      );
+      if (!options.demo) return;
+      await withVault(dir, async (vault) => {
+        io.stderr('creating the demo root, brand and model (RSA-4096 keys in the HSM; this takes a few seconds)…\n');
+        const demo = await createDemo(vault);
+        const url = `http://${vault.config.device.host}:${vault.config.device.port}${vault.config.device.basePath}`;
+        io.stdout(
+          [
+            `demo brand "demo-brand", model "demo-model" (serials DEMO-000001, DEMO-000002, …)${demo.created ? '' : ' (already there)'}`,
+            `  model assertion: ${demo.model}`,
+            `  trusted root:    ${demo.trusted}`,
+            '                   a local root made for this demo: real devices only trust Canonical\'s',
+            `  API key:         ${demo.apiKey} (mode 600)`,
+            '',
+            'start the vault:',
+            `  serial-vault serve --data-dir ${dir}`,
+            'register a demo device against it:',
+            `  serial-vault device register --url ${url} --api-key-file ${demo.apiKey} --model-assertion ${demo.model} --trusted ${demo.trusted}`,
+            '',
+          ].join('\n'),
+        );
+      });
+    });
+
+  const serve = new Command('serve')
+    .description('run the vault: the device API (request-id, serial) on its own listener')
+    .addOption(dataDirOption())
+    .addOption(new Option('--port <port>', 'device API port (overrides the config)').argParser((v) => Number(v)))
+    .option('--host <host>', 'device API address (overrides the config)')
+    .action(async (options) => {
+      let vault: Vault;
+      try {
+        const config = await loadConfig(options.dataDir, {
+          device: { ...(options.port !== undefined ? { port: options.port } : {}), ...(options.host ? { host: options.host } : {}) } as ConfigInput['device'],
+        });
+        vault = await openVault(config);
+      } catch (e) {
+        throw asCliError(e);
+      }
+      const listening = await serveDevices(vault);
+      io.stderr(`serial-vault ${vault.config.dataDir}: device API on ${listening.url}\n`);
+      await new Promise<void>((resolveStop) => {
+        const stop = (signal: string) => {
+          vault.logger.info({ signal }, 'stopping');
+          resolveStop();
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      });
+      await listening.close();
+      await vault.close();
+    });
+
+  const exportCmd = new Command('export').description('export public material');
+  exportCmd
+    .command('trusted')
+    .description('print the trusted root account and account-key assertions (what devices and tests trust)')
+    .addOption(dataDirOption())
+    .action(async (options) => {
+      await withVault(options.dataDir, async (vault) => {
+        const trusted = await vault.setup.exportTrusted();
+        if (trusted.length === 0) throw new CliError('no trusted roots in this vault: create one with "serial-vault authority create" or import Canonical\'s', 1);
+        io.stdout(encodeStream(trusted).toString('utf8'));
+      });
+    });
+
+  return [init, serve, exportCmd];
+}

@@ -1,0 +1,78 @@
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The one configuration schema: every option with its default, validated at
+ * start, every problem listed with its path.
+ */
+export const ConfigSchema = z.object({
+  dataDir: z.string().min(1),
+  database: z
+    .discriminatedUnion('client', [
+      z.object({ client: z.literal('sqlite'), filename: z.string().optional(), busyTimeoutMs: z.number().int().min(0).default(5000) }),
+      z.object({ client: z.literal('pg'), connection: z.string().min(1) }),
+    ])
+    .default({ client: 'sqlite', busyTimeoutMs: 5000 }),
+  hsm: z.object({
+    /** PKCS#11 URI of the token, with module-path and pin-source; never a PIN. */
+    uri: z.string().startsWith('pkcs11:'),
+    /** SoftHSM2's configuration file (the embedded default keeps it in the data directory). */
+    softhsmConf: z.string().optional(),
+    signers: z.number().int().min(1).max(64).optional(),
+    signTimeoutMs: z.number().int().min(100).default(10_000),
+  }),
+  device: z
+    .object({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8080),
+      basePath: z.string().regex(/^\/(?:[A-Za-z0-9._~-]+\/)*$/, 'must start and end with "/"').default('/v1/'),
+      maxInFlight: z.number().int().min(1).default(64),
+      maxBodyBytes: z.number().int().min(1024).max(4 * 1024 * 1024).default(256 * 1024),
+      requestIdTtlSeconds: z.number().int().min(10).default(600),
+    })
+    .default({ host: '127.0.0.1', port: 8080, basePath: '/v1/', maxInFlight: 64, maxBodyBytes: 256 * 1024, requestIdTtlSeconds: 600 }),
+  log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+export function parseConfig(input: unknown): Config {
+  const result = ConfigSchema.safeParse(input);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  }
+  return result.data;
+}
+
+export const CONFIG_FILE = 'config.json';
+
+/** Reads DATA_DIR/config.json; relative paths in it are relative to the data directory. */
+export async function loadConfig(dataDir: string, overrides: Partial<ConfigInput> = {}): Promise<Config> {
+  const dir = resolve(dataDir);
+  let text: string;
+  try {
+    text = await readFile(join(dir, CONFIG_FILE), 'utf8');
+  } catch {
+    throw new ConfigError([`cannot read ${join(dir, CONFIG_FILE)}: run "serial-vault init --data-dir ${dataDir}" first`]);
+  }
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(text) as Record<string, unknown>;
+  } catch (e) {
+    throw new ConfigError([`${join(dir, CONFIG_FILE)} is not valid JSON: ${(e as Error).message}`]);
+  }
+  const merged = { ...raw, ...overrides, dataDir: dir, device: { ...(raw['device'] as object), ...(overrides.device as object) } };
+  return parseConfig(merged);
+}
+
+export function databaseFile(config: Config): string | undefined {
+  return config.database.client === 'sqlite' ? resolve(config.dataDir, config.database.filename ?? 'vault.db') : undefined;
+}

@@ -1,0 +1,58 @@
+import knex, { type Knex } from 'knex';
+import { MIGRATIONS } from './migrations.js';
+
+export type DatabaseConfig =
+  | { readonly client: 'sqlite'; readonly filename: string; readonly busyTimeoutMs?: number }
+  | { readonly client: 'pg'; readonly connection: string; readonly pool?: { readonly min?: number; readonly max?: number } };
+
+export type Database = Knex;
+
+/**
+ * Opens the database. SQLite (the embedded default) gets WAL, foreign keys
+ * and a busy timeout on its connection; knex keeps sqlite3 to one
+ * connection. PostgreSQL gets a small pool.
+ */
+export function openDatabase(config: DatabaseConfig): Database {
+  if (config.client === 'sqlite') {
+    const busy = config.busyTimeoutMs ?? 5000;
+    return knex({
+      client: 'sqlite3',
+      connection: { filename: config.filename },
+      useNullAsDefault: true,
+      pool: {
+        min: 1,
+        max: 1,
+        afterCreate(conn: { exec: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) {
+          // Per connection: SQLite forgets these on every new connection.
+          conn.exec(`PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${busy};`, (err) => done(err, conn));
+        },
+      },
+    });
+  }
+  return knex({
+    client: 'pg',
+    connection: config.connection,
+    pool: { min: config.pool?.min ?? 0, max: config.pool?.max ?? 10 },
+  });
+}
+
+/**
+ * Migrations are listed in code with names without extension, so a
+ * database migrated by the TypeScript sources and by the built JavaScript
+ * agree on what has run (knex records names with their file extension).
+ */
+const migrationSource: Knex.MigrationSource<(typeof MIGRATIONS)[number]> = {
+  getMigrations: async () => [...MIGRATIONS],
+  getMigrationName: (m) => m.name,
+  getMigration: async (m) => m,
+};
+
+export async function migrate(db: Database): Promise<string[]> {
+  const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
+  return applied;
+}
+
+export async function pendingMigrations(db: Database): Promise<string[]> {
+  const [, pending] = (await db.migrate.list({ migrationSource })) as [unknown[], { name?: string; file?: string }[]];
+  return pending.map((p) => p.name ?? p.file ?? String(p));
+}

@@ -1,0 +1,124 @@
+import Router from '@koa/router';
+import Koa, { type Context, type Next } from 'koa';
+import getRawBody from 'raw-body';
+import type { Logger } from 'pino';
+import type { ProvisioningService } from '../provisioning/service.js';
+import { HttpError, describeError } from './errors.js';
+
+export const ASSERTION_TYPE = 'application/x.ubuntu.assertion';
+
+export interface DeviceAppOptions {
+  /** Where snapd's `device-service.url` points, e.g. `/v1/`. */
+  readonly basePath: string;
+  /** Serial requests handled at once; past this a device gets a fast 503 instead of waiting near snapd's 30 s timeout. */
+  readonly maxInFlight: number;
+  readonly maxBodyBytes: number;
+  readonly version: string;
+  readonly logger: Logger;
+  readonly ready: () => Promise<{ ok: boolean; problems: string[] }>;
+}
+
+/** snapd shows an error message only when Content-Type is exactly application/json. */
+function sendJson(ctx: Context, status: number, value: unknown): void {
+  ctx.status = status;
+  ctx.set('Content-Type', 'application/json');
+  ctx.body = Buffer.from(JSON.stringify(value));
+}
+
+function errors(logger: Logger) {
+  return async function renderErrors(ctx: Context, next: Next) {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) throw new HttpError('ERR_NOT_FOUND', `no such endpoint: ${ctx.method} ${ctx.path}`);
+    } catch (e) {
+      const { status, code, message, expose } = describeError(e);
+      if (!expose) logger.error({ err: e, reqId: ctx.state['reqId'] }, 'request failed');
+      if (status === 503) ctx.set('Retry-After', '60');
+      sendJson(ctx, status, { code, message, error_list: [{ code, message }] });
+    }
+  };
+}
+
+function accessLog(logger: Logger) {
+  let seq = 0;
+  return async function logAccess(ctx: Context, next: Next) {
+    const start = performance.now();
+    ctx.state['reqId'] = `${process.pid.toString(36)}-${(++seq).toString(36)}`;
+    try {
+      await next();
+    } finally {
+      logger.info({ reqId: ctx.state['reqId'], method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - start), ip: ctx.ip }, 'request');
+    }
+  };
+}
+
+function limitInFlight(max: number) {
+  let inFlight = 0;
+  return async function boundInFlight(_ctx: Context, next: Next) {
+    if (inFlight >= max) throw new HttpError('ERR_OVERLOADED', `the vault is handling ${inFlight} registrations; try again shortly`);
+    inFlight++;
+    try {
+      await next();
+    } finally {
+      inFlight--;
+    }
+  };
+}
+
+function assertionBody(maxBytes: number) {
+  return async function readAssertionBody(ctx: Context, next: Next) {
+    const type = (ctx.get('Content-Type').split(';')[0] ?? '').trim().toLowerCase();
+    if (type !== ASSERTION_TYPE) throw new HttpError('ERR_UNSUPPORTED_MEDIA_TYPE', `the body must be ${ASSERTION_TYPE}, not "${type || 'none'}"`);
+    try {
+      ctx.state['body'] = await getRawBody(ctx.req, { limit: maxBytes, length: ctx.get('Content-Length') || undefined });
+    } catch (e) {
+      const err = e as { type?: string; status?: number };
+      if (err.type === 'entity.too.large') throw new HttpError('ERR_BODY_TOO_LARGE', `the request is larger than ${maxBytes} bytes`);
+      throw new HttpError('ERR_BODY_INVALID', 'cannot read the request body');
+    }
+    await next();
+  };
+}
+
+/**
+ * The device API: what snapd calls during registration. Each route is a
+ * list of named steps; handlers only translate HTTP to provisioning calls.
+ */
+export function deviceApp(service: ProvisioningService, options: DeviceAppOptions): Koa {
+  const app = new Koa({ proxy: false });
+  const router = new Router();
+  const base = options.basePath.endsWith('/') ? options.basePath : `${options.basePath}/`;
+  const limit = limitInFlight(options.maxInFlight);
+
+  router.post(`${base}request-id`, limit, async function issueRequestId(ctx) {
+    const id = await service.newRequestId(ctx.get('api-key') || undefined);
+    sendJson(ctx, 200, { 'request-id': id });
+  });
+
+  router.post(`${base}serial`, limit, assertionBody(options.maxBodyBytes), async function issueSerial(ctx) {
+    const result = await service.issueSerial({ apiKey: ctx.get('api-key') || undefined, body: ctx.state['body'] as Buffer, clientAddress: ctx.ip });
+    ctx.state['serial'] = result.serial;
+    ctx.status = 200;
+    ctx.set('Content-Type', ASSERTION_TYPE);
+    ctx.body = result.stream;
+  });
+
+  router.get('/v1/version', async function version(ctx) {
+    sendJson(ctx, 200, { name: 'serial-vault', version: options.version });
+  });
+
+  router.get('/health/live', async function live(ctx) {
+    sendJson(ctx, 200, { ok: true });
+  });
+
+  router.get('/health/ready', async function ready(ctx) {
+    const r = await options.ready();
+    sendJson(ctx, r.ok ? 200 : 503, r);
+  });
+
+  app.use(accessLog(options.logger));
+  app.use(errors(options.logger));
+  app.use(router.routes());
+  app.use(router.allowedMethods({ throw: false }));
+  return app;
+}

@@ -1,0 +1,88 @@
+import { AssertionError, type AssertionErrorCode } from '../assertions/index.js';
+import { KeyStoreError, type KeyStoreErrorCode } from '../keystore/errors.js';
+import { ProvisioningError, type ProvisioningErrorCode } from '../provisioning/errors.js';
+
+/** Refusals made by the HTTP layer itself. */
+export type HttpErrorCode = 'ERR_UNSUPPORTED_MEDIA_TYPE' | 'ERR_BODY_TOO_LARGE' | 'ERR_BODY_INVALID' | 'ERR_NOT_FOUND' | 'ERR_METHOD_NOT_ALLOWED' | 'ERR_OVERLOADED' | 'ERR_INTERNAL';
+
+export type ErrorCode = HttpErrorCode | ProvisioningErrorCode | KeyStoreErrorCode | AssertionErrorCode;
+
+/**
+ * Every code the service can answer with, and its HTTP status: one table, so
+ * a new code does not compile until it has one. snapd treats 400–500 as
+ * fatal (backing off up to a day) and retries quickly only above 500, so
+ * everything that may pass by itself is 503, never 4xx or 500.
+ */
+export const STATUS: Readonly<Record<ErrorCode, number>> = {
+  ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  ERR_BODY_TOO_LARGE: 413,
+  ERR_BODY_INVALID: 400,
+  ERR_NOT_FOUND: 404,
+  ERR_METHOD_NOT_ALLOWED: 405,
+  ERR_OVERLOADED: 503,
+  ERR_INTERNAL: 500,
+
+  ERR_API_KEY_INVALID: 401,
+  ERR_API_KEY_MODEL: 403,
+  ERR_REQUEST_ID_UNKNOWN: 400,
+  ERR_REQUEST_ID_EXPIRED: 400,
+  ERR_REQUEST_ID_USED: 400,
+  ERR_SERIAL_REQUEST_INVALID: 400,
+  ERR_MODEL_UNKNOWN: 404,
+  ERR_MODEL_DISABLED: 403,
+  ERR_MODEL_MISMATCH: 400,
+  ERR_SERIAL_MISSING: 400,
+  ERR_SERIAL_CONFLICT: 409,
+  ERR_REMODEL_UNSUPPORTED: 400,
+  ERR_TEMPORARILY_UNAVAILABLE: 503,
+
+  ERR_HSM_LOGIN_FAILED: 500,
+  ERR_HSM_PIN_LOCKED: 500,
+  ERR_HSM_UNAVAILABLE: 503,
+  ERR_HSM_BUSY: 503,
+  ERR_KEY_NOT_FOUND: 500,
+  ERR_KEY_EXISTS: 409,
+  ERR_HSM_NOT_PERMITTED: 500,
+  ERR_HSM_CONFIG: 500,
+  ERR_HSM_FAILED: 500,
+
+  ERR_ASSERTION_SYNTAX: 400,
+  ERR_ASSERTION_TOO_LARGE: 413,
+  ERR_ASSERTION_ENCODING: 400,
+  ERR_BODY_LENGTH_MISMATCH: 400,
+  ERR_HEADER_MISSING: 400,
+  ERR_HEADER_INVALID: 400,
+  ERR_HEADER_FORBIDDEN: 400,
+  ERR_HEADER_MISMATCH: 400,
+  ERR_TYPE_UNKNOWN: 400,
+  ERR_SIGNATURE_MALFORMED: 400,
+  ERR_SIGNATURE_UNSUPPORTED: 400,
+  ERR_SIGNATURE_INVALID: 400,
+  ERR_PUBLIC_KEY_INVALID: 400,
+  ERR_KEY_UNKNOWN: 400,
+  ERR_KEY_NOT_VALID: 400,
+  ERR_AUTHORITY_NOT_ALLOWED: 400,
+  ERR_PREREQUISITE_MISSING: 400,
+  ERR_REVISION_CONFLICT: 409,
+  ERR_SIGNER_FAILED: 500,
+};
+
+export class HttpError extends Error {
+  constructor(
+    readonly code: HttpErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What a client may see: the code and message of known refusals; a generic line for our own failures. */
+export function describeError(e: unknown): { status: number; code: ErrorCode; message: string; expose: boolean } {
+  if (e instanceof HttpError || e instanceof ProvisioningError || e instanceof KeyStoreError || e instanceof AssertionError) {
+    const status = STATUS[e.code];
+    // Internal HSM detail (module paths, CKR names) stays in the log.
+    const expose = status < 500 || status === 503;
+    return { status, code: e.code, message: expose ? e.message : 'the vault could not complete the request; the operator has the details', expose };
+  }
+  return { status: 500, code: 'ERR_INTERNAL', message: 'the vault could not complete the request; the operator has the details', expose: false };
+}

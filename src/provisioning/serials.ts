@@ -1,0 +1,127 @@
+import type { Database } from '../db/database.js';
+import { nowIso } from '../db/errors.js';
+
+export interface IssuedSerial {
+  readonly id: number;
+  readonly modelId: number;
+  readonly serial: string;
+  readonly deviceKeyId: string;
+  readonly assertion: string;
+}
+
+export interface IssuanceLogEntry {
+  readonly brandId: string;
+  readonly model: string;
+  readonly serial: string;
+  readonly deviceKeyId: string;
+  readonly signingKeyId: string;
+  readonly outcome: 'issued' | 'repeated' | 'reprovisioned';
+  readonly requestId?: string;
+  readonly clientAddress?: string;
+}
+
+const toSerial = (r: Record<string, unknown>): IssuedSerial => ({
+  id: Number(r['id']),
+  modelId: Number(r['model_id']),
+  serial: String(r['serial']),
+  deviceKeyId: String(r['device_key_id']),
+  assertion: String(r['assertion']),
+});
+
+/** Reservations older than this are taken as abandoned (the process that made them is gone). */
+const STALE_RESERVATION_MS = 5 * 60 * 1000;
+
+/** Issued serials, their issuance log and the numbers a serial template hands out. */
+export class SerialRepository {
+  constructor(
+    private readonly db: Database,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  async byDevice(modelId: number, deviceKeyId: string, trx: Database = this.db): Promise<IssuedSerial | undefined> {
+    const row = await trx('serials').where({ model_id: modelId, device_key_id: deviceKeyId }).first();
+    return row ? toSerial(row) : undefined;
+  }
+
+  async bySerial(modelId: number, serial: string, trx: Database = this.db): Promise<IssuedSerial | undefined> {
+    const row = await trx('serials').where({ model_id: modelId, serial }).first();
+    return row ? toSerial(row) : undefined;
+  }
+
+  /** Stores a new serial and its log row in one transaction (the caller's). */
+  async insert(trx: Database, modelId: number, signingKeyRowId: number, serial: string, deviceKeyId: string, assertion: string, log: IssuanceLogEntry): Promise<void> {
+    const issuedAt = nowIso(this.clock());
+    await trx('serials').insert({ model_id: modelId, serial, device_key_id: deviceKeyId, signing_key_id: signingKeyRowId, assertion, issued_at: issuedAt });
+    await this.log(trx, log, issuedAt);
+  }
+
+  /** Gives an existing serial to a new device key (models that allow re-provisioning). */
+  async replace(trx: Database, existing: IssuedSerial, signingKeyRowId: number, deviceKeyId: string, assertion: string, log: IssuanceLogEntry): Promise<void> {
+    const issuedAt = nowIso(this.clock());
+    await trx('serials').where({ id: existing.id }).update({ device_key_id: deviceKeyId, assertion, signing_key_id: signingKeyRowId, issued_at: issuedAt });
+    await this.log(trx, log, issuedAt);
+  }
+
+  async log(trx: Database, log: IssuanceLogEntry, issuedAt = nowIso(this.clock())): Promise<void> {
+    await trx('issuance_log').insert({
+      brand_id: log.brandId,
+      model: log.model,
+      serial: log.serial,
+      device_key_id: log.deviceKeyId,
+      signing_key_id: log.signingKeyId,
+      outcome: log.outcome,
+      request_id: log.requestId ?? null,
+      client_address: log.clientAddress ?? null,
+      issued_at: issuedAt,
+    });
+  }
+
+  /**
+   * Reserves the lowest free number of a model's serial template: a number
+   * given back (its signature failed) or abandoned comes before a new one,
+   * so issued serials have no gaps, across restarts too.
+   */
+  async reserveNumber(modelId: number): Promise<number> {
+    return this.db.transaction(async (trx) => {
+      const now = this.clock();
+      const stale = nowIso(new Date(now.getTime() - STALE_RESERVATION_MS));
+      const reusable = await trx('serial_reservations')
+        .where({ model_id: modelId })
+        .andWhere((q) => q.where({ state: 'free' }).orWhere('updated_at', '<', stale))
+        .orderBy('number')
+        .first();
+      if (reusable) {
+        const n = await trx('serial_reservations')
+          .where({ model_id: modelId, number: reusable.number, state: reusable.state, updated_at: reusable.updated_at })
+          .update({ state: 'reserved', updated_at: nowIso(now) });
+        if (n === 1) return Number(reusable.number);
+      }
+      // PostgreSQL: lock the model row so two transactions do not take the same number.
+      const model = await trx('models').where({ id: modelId }).forUpdate().first('next_serial_number');
+      const number = Number(model.next_serial_number);
+      await trx('models').where({ id: modelId }).update({ next_serial_number: number + 1 });
+      await trx('serial_reservations').insert({ model_id: modelId, number, state: 'reserved', updated_at: nowIso(now) });
+      return number;
+    });
+  }
+
+  /** The number is used: forget the reservation, in the serial's transaction. */
+  async useNumber(trx: Database, modelId: number, number: number): Promise<void> {
+    await trx('serial_reservations').where({ model_id: modelId, number }).delete();
+  }
+
+  /** The number was not used: the next device gets it. */
+  async releaseNumber(modelId: number, number: number): Promise<void> {
+    await this.db('serial_reservations').where({ model_id: modelId, number }).update({ state: 'free', updated_at: nowIso(this.clock()) });
+  }
+
+  /** At start-up no request is in flight: every reservation of this vault is free again. */
+  async releaseAllReservations(): Promise<void> {
+    await this.db('serial_reservations').where({ state: 'reserved' }).update({ state: 'free', updated_at: nowIso(this.clock()) });
+  }
+
+  async logCount(): Promise<number> {
+    const [row] = await this.db('issuance_log').count({ n: '*' });
+    return Number((row as { n: unknown }).n);
+  }
+}
