@@ -27,11 +27,12 @@ export const ConfigSchema = z.object({
       host: z.string().default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(8080),
       basePath: z.string().regex(/^\/(?:[A-Za-z0-9._~-]+\/)*$/, 'must start and end with "/"').default('/v1/'),
-      maxInFlight: z.number().int().min(1).default(64),
+      /** Serial requests at once; the rest get a fast 503. About two seconds of SoftHSM2 signing: far from snapd's 30 s timeout. */
+      maxInFlight: z.number().int().min(1).default(1000),
       maxBodyBytes: z.number().int().min(1024).max(4 * 1024 * 1024).default(256 * 1024),
       requestIdTtlSeconds: z.number().int().min(10).default(600),
     })
-    .default({ host: '127.0.0.1', port: 8080, basePath: '/v1/', maxInFlight: 64, maxBodyBytes: 256 * 1024, requestIdTtlSeconds: 600 }),
+    .default({ host: '127.0.0.1', port: 8080, basePath: '/v1/', maxInFlight: 1000, maxBodyBytes: 256 * 1024, requestIdTtlSeconds: 600 }),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
 });
 

@@ -221,6 +221,12 @@ export function isCanonical(a: Assertion): boolean {
 export interface SignOptions {
   /** The signature's creation time; defaults to now. */
   readonly signedAt?: Date;
+  /**
+   * Keys the vault signs with must have 4096 bits or more (snapd's rule for
+   * external signers). Devices sign their own requests with whatever key they
+   * have: a device emulator may lower this.
+   */
+  readonly minimumKeyBits?: number;
 }
 
 /**
@@ -254,6 +260,6 @@ export async function signAssertion(
   // Round-trip through the decoder: the signed text, not our input, is the assertion.
   const { head, body: parsedBody } = splitHeadersBody(content);
   const checked = check(parseHead(head), parsedBody);
-  const signature = Buffer.from(await signContent(content, signer, options.signedAt ?? new Date()), 'latin1');
+  const signature = Buffer.from(await signContent(content, signer, options.signedAt ?? new Date(), options.minimumKeyBits), 'latin1');
   return build(checked, content, signature);
 }

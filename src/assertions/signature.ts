@@ -58,11 +58,11 @@ export function signingDigest(content: Uint8Array, created: number): { hashedPar
  * Signs `content` and returns the signature text exactly as snapd writes it:
  * base64 of 0x01 ‖ the signature packet, 76-character lines, each ending in `\n`.
  */
-export async function signContent(content: Uint8Array, signer: Signer, signedAt: Date): Promise<string> {
-  if (signer.publicKey.bits < MIN_SIGNING_KEY_BITS) {
+export async function signContent(content: Uint8Array, signer: Signer, signedAt: Date, minimumKeyBits = MIN_SIGNING_KEY_BITS): Promise<string> {
+  if (signer.publicKey.bits < minimumKeyBits) {
     throw new AssertionError(
       'ERR_PUBLIC_KEY_INVALID',
-      `cannot sign with a ${signer.publicKey.bits}-bit key: signing keys must have at least ${MIN_SIGNING_KEY_BITS} bits`,
+      `cannot sign with a ${signer.publicKey.bits}-bit key: signing keys must have at least ${minimumKeyBits} bits`,
     );
   }
   const created = Math.floor(signedAt.getTime() / 1000);

@@ -105,6 +105,8 @@ export async function registerDevice(options: RegisterOptions): Promise<Registra
     },
     options.body ? Buffer.from(options.body) : undefined,
     signer,
+    // snapd makes 4096-bit device keys; the vault takes what the device has.
+    { minimumKeyBits: 1024 },
   );
   const body = encodeStream([request, model]);
   const attempts = options.pollAttempts ?? 3;

@@ -90,7 +90,7 @@ export function deviceApp(service: ProvisioningService, options: DeviceAppOption
   const base = options.basePath.endsWith('/') ? options.basePath : `${options.basePath}/`;
   const limit = limitInFlight(options.maxInFlight);
 
-  router.post(`${base}request-id`, limit, async function issueRequestId(ctx) {
+  router.post(`${base}request-id`, async function issueRequestId(ctx) {
     const id = await service.newRequestId(ctx.get('api-key') || undefined);
     sendJson(ctx, 200, { 'request-id': id });
   });

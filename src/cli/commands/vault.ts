@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, Option } from '@commander-js/extra-typings';
 import { encodeStream } from '../../assertions/index.js';
 import { openVault, serveDevices, type Vault } from '../../app.js';
@@ -11,7 +13,17 @@ import { CliError, type CliIo } from '../io.js';
 import { asCliError, dataDirOption, withVault } from './vault-options.js';
 
 const TOKEN_LABEL = 'serial-vault';
-const TEMPLATE = new URL('../../../../hsm/softhsm2.conf.template', import.meta.url);
+/** hsm/softhsm2.conf.template of the installed package, from the sources or from dist/. */
+function templatePath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'hsm', 'softhsm2.conf.template');
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) throw new CliError('hsm/softhsm2.conf.template is missing from the installation');
+    dir = parent;
+  }
+}
 
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(
@@ -33,7 +45,7 @@ export async function initDataDir(dataDir: string, options: { port?: number; dat
   await chmod(dir, 0o700);
   const conf = join(dir, 'softhsm2.conf');
   if (!(await exists(conf))) {
-    const template = await readFile(TEMPLATE, 'utf8');
+    const template = await readFile(templatePath(), 'utf8');
     await writeFile(conf, template.replaceAll('@TOKEN_DIR@', join(dir, 'tokens')), { mode: 0o600 });
   }
   await secretFile(join(dir, 'secrets', 'user-pin'));

@@ -1,0 +1,98 @@
+import { generateKeyPair, type KeyObject } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { promisify } from 'node:util';
+import { pino, type Logger } from 'pino';
+import { decodeAssertion, decodeStream, type Assertion } from '../../src/assertions/index.js';
+import { openVault, serveDevices, type Listening, type Vault } from '../../src/app.js';
+import { loadConfig, type ConfigInput } from '../../src/config.js';
+import { createDemo, initDataDir } from '../../src/cli/commands/vault.js';
+import { freshPostgresDatabase } from './postgres.js';
+
+const generate = promisify(generateKeyPair);
+
+export type DatabaseKind = 'sqlite' | 'pg';
+
+export interface TestVault {
+  readonly dataDir: string;
+  readonly vault: Vault;
+  readonly http: Listening;
+  /** The device API base URL, e.g. http://127.0.0.1:PORT/v1/ */
+  readonly url: string;
+  readonly model: Assertion;
+  readonly trusted: Assertion[];
+  readonly apiKey: string;
+  /** The PostgreSQL database, to start again on the same data. */
+  readonly pgConnection: string | undefined;
+  /** Everything the vault logged, as text. */
+  logs(): string;
+  close(): Promise<void>;
+}
+
+/** A data directory on the embedded defaults, shared by the vaults of one test file (one SoftHSM2 configuration per process). */
+export function testDataDir(): string {
+  return mkdtempSync(join(tmpdir(), 'sv-vault-'));
+}
+
+export function captureLogger(): { logger: Logger; text: () => string } {
+  const chunks: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      chunks.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, sink), text: () => chunks.join('') };
+}
+
+/** Starts a vault with the demo brand and model on a real SoftHSM2 token, SQLite or PostgreSQL, on a loopback port. */
+export async function startTestVault(dataDir: string, database: DatabaseKind, overrides: Partial<ConfigInput> = {}, pgConnection?: string): Promise<TestVault> {
+  await initDataDir(dataDir, { port: 0 });
+  const db = database === 'pg' ? { client: 'pg' as const, connection: pgConnection ?? (await freshPostgresDatabase()) } : undefined;
+  const { hsm: _hsm, ...rest } = overrides;
+  const config = await loadConfig(dataDir, { ...(db ? { database: db } : {}), ...rest, device: { port: 0, ...(overrides.device ?? {}) } as ConfigInput['device'] });
+  const capture = captureLogger();
+  const vault = await openVault(config, { logger: capture.logger });
+  try {
+    const demo = await createDemo(vault);
+    const http = await serveDevices(vault);
+    return {
+      dataDir,
+      vault,
+      http,
+      url: http.url,
+      model: decodeAssertion(readFileSync(demo.model)),
+      trusted: decodeStream(readFileSync(demo.trusted)),
+      apiKey: readFileSync(demo.apiKey, 'utf8').trim(),
+      pgConnection: db?.connection,
+      logs: capture.text,
+      async close() {
+        await http.close();
+        await vault.close();
+      },
+    };
+  } catch (e) {
+    await vault.close();
+    throw e;
+  }
+}
+
+export function removeDataDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Device keys made ahead of time. snapd makes RSA-4096 keys; the vault takes
+ * any size (snapd sets no minimum for device keys), and load tests use 2048
+ * bits so that making 200 keys does not dominate the run.
+ */
+export async function deviceKeys(n: number, bits = 2048): Promise<KeyObject[]> {
+  const keys: KeyObject[] = [];
+  for (let i = 0; i < n; i += 8) {
+    const batch = await Promise.all(Array.from({ length: Math.min(8, n - i) }, () => generate('rsa', { modulusLength: bits })));
+    keys.push(...batch.map((k) => k.privateKey));
+  }
+  return keys;
+}
