@@ -2,15 +2,14 @@ import knex, { type Knex } from 'knex';
 import { MIGRATIONS } from './migrations.js';
 
 export type DatabaseConfig =
-  | { readonly client: 'sqlite'; readonly filename: string; readonly busyTimeoutMs?: number }
+  | { readonly client: 'sqlite'; readonly filename: string; readonly busyTimeoutMs?: number; readonly connections?: number }
   | { readonly client: 'pg'; readonly connection: string; readonly pool?: { readonly min?: number; readonly max?: number } };
 
 export type Database = Knex;
 
 /**
  * Opens the database. SQLite (the embedded default) gets WAL, foreign keys
- * and a busy timeout on its connection; knex keeps sqlite3 to one
- * connection. PostgreSQL gets a small pool.
+ * and a busy timeout on each connection. PostgreSQL gets a small pool.
  */
 export function openDatabase(config: DatabaseConfig): Database {
   if (config.client === 'sqlite') {
@@ -20,8 +19,13 @@ export function openDatabase(config: DatabaseConfig): Database {
       connection: { filename: config.filename },
       useNullAsDefault: true,
       pool: {
+        // WAL lets readers run beside the one writer: a few connections keep
+        // request handling from queueing behind one another. Writers wait for
+        // each other through busy_timeout; every write transaction starts
+        // with a write, so none has to upgrade a read lock (which SQLite
+        // would refuse at once instead of waiting).
         min: 1,
-        max: 1,
+        max: config.connections ?? 1,
         afterCreate(conn: { exec: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) {
           // Per connection: SQLite forgets these on every new connection.
           conn.exec(`PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${busy};`, (err) => done(err, conn));

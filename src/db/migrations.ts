@@ -107,4 +107,18 @@ export const MIGRATIONS: ReadonlyArray<{ name: string; up: (db: Knex) => Promise
       }
     },
   },
+  {
+    name: '0002_stateless_request_ids',
+    async up(db) {
+      // Request ids are now signed tokens; only used ones are stored. A per-vault secret signs them.
+      await db.schema.createTable('settings', (t) => {
+        t.string('name', 64).primary();
+        t.text('value').notNullable();
+      });
+      await db('request_ids').whereNull('used_at').delete();
+    },
+    async down(db) {
+      await db.schema.dropTableIfExists('settings');
+    },
+  },
 ];

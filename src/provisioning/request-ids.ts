@@ -1,38 +1,86 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Database } from '../db/database.js';
-import { nowIso } from '../db/errors.js';
+import { isUniqueViolation, nowIso } from '../db/errors.js';
 
-export type RequestIdState = { readonly state: 'fresh' } | { readonly state: 'unknown' } | { readonly state: 'expired' } | { readonly state: 'used'; readonly by: string };
+export type RequestIdState =
+  | { readonly state: 'fresh'; readonly expiresAt: Date }
+  | { readonly state: 'unknown' }
+  | { readonly state: 'expired' }
+  | { readonly state: 'used'; readonly by: string };
 
-/** Single-use nonces a device puts in its serial-request, valid for a while. */
+const VERSION = 1;
+const SECRET_SETTING = 'request-id-secret';
+
+/**
+ * Single-use nonces a device puts in its serial-request, valid for a while.
+ * Handing one out costs no database write: it is a token (expiry, API key,
+ * randomness) with an HMAC under a per-vault secret. Only used ones are
+ * stored, with the serial-request that used them, when the serial is.
+ */
 export class RequestIdRepository {
+  private secret: Buffer | undefined;
+
   constructor(
     private readonly db: Database,
     private readonly ttlMs: number,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
+  /** Loads (or creates) the vault's request-id secret; call once at start. */
+  async start(): Promise<void> {
+    const row = await this.db('settings').where({ name: SECRET_SETTING }).first();
+    if (row) {
+      this.secret = Buffer.from(String(row.value), 'base64');
+      return;
+    }
+    const secret = randomBytes(32);
+    try {
+      await this.db('settings').insert({ name: SECRET_SETTING, value: secret.toString('base64') });
+      this.secret = secret;
+    } catch (e) {
+      if (!isUniqueViolation(e)) throw e;
+      return this.start(); // another process made it first
+    }
+  }
+
+  private mac(payload: Buffer): Buffer {
+    if (!this.secret) throw new Error('RequestIdRepository.start() was not called');
+    return createHmac('sha256', this.secret).update(payload).digest().subarray(0, 16);
+  }
+
   async create(apiKeyId: number): Promise<string> {
-    const id = randomBytes(24).toString('base64url');
-    await this.db('request_ids').insert({ id, api_key_id: apiKeyId, expires_at: nowIso(new Date(this.clock().getTime() + this.ttlMs)) });
-    return id;
+    const payload = Buffer.alloc(21);
+    payload[0] = VERSION;
+    payload.writeUInt32BE(Math.floor((this.clock().getTime() + this.ttlMs) / 1000), 1);
+    payload.writeUInt32BE(apiKeyId, 5);
+    randomBytes(12).copy(payload, 9);
+    return `${payload.toString('base64url')}.${this.mac(payload).toString('base64url')}`;
   }
 
+  /** What the token says, and whether a serial-request already used it. */
   async state(id: string, apiKeyId: number): Promise<RequestIdState> {
-    const row = await this.db('request_ids').where({ id, api_key_id: apiKeyId }).first();
-    if (!row) return { state: 'unknown' };
-    if (row.used_at) return { state: 'used', by: String(row.used_by) };
-    if (String(row.expires_at) <= nowIso(this.clock())) return { state: 'expired' };
-    return { state: 'fresh' };
+    const [p, m] = id.split('.');
+    const payload = Buffer.from(p ?? '', 'base64url');
+    const mac = Buffer.from(m ?? '', 'base64url');
+    if (payload.length !== 21 || payload[0] !== VERSION || mac.length !== 16 || !timingSafeEqual(mac, this.mac(payload))) return { state: 'unknown' };
+    if (payload.readUInt32BE(5) !== apiKeyId) return { state: 'unknown' };
+    const used = await this.db('request_ids').where({ id }).first('used_by');
+    if (used) return { state: 'used', by: String(used.used_by) };
+    const expiresAt = new Date(payload.readUInt32BE(1) * 1000);
+    if (expiresAt.getTime() <= this.clock().getTime()) return { state: 'expired' };
+    return { state: 'fresh', expiresAt };
   }
 
-  /** Marks the id used by a serial-request (its SHA-256), in the caller's transaction. */
-  async consume(trx: Database, id: string, requestHash: string): Promise<boolean> {
-    const n = await trx('request_ids').where({ id }).whereNull('used_at').update({ used_at: nowIso(this.clock()), used_by: requestHash });
-    return n === 1;
+  /** Records that a serial-request (its SHA-256) used the id, in the caller's transaction. */
+  async consume(trx: Database, id: string, apiKeyId: number, requestHash: string, expiresAt: Date): Promise<void> {
+    // Already there means the same request raced itself (a re-post): nothing to add.
+    await trx('request_ids')
+      .insert({ id, api_key_id: apiKeyId, expires_at: nowIso(expiresAt), used_at: nowIso(this.clock()), used_by: requestHash })
+      .onConflict('id')
+      .ignore();
   }
 
-  /** Forgets ids that expired more than a day ago (used ones stay a day for re-posts and audit). */
+  /** Forgets used ids a day after they expired. */
   async prune(): Promise<number> {
     return this.db('request_ids').where('expires_at', '<', nowIso(new Date(this.clock().getTime() - 24 * 3600 * 1000))).delete();
   }

@@ -30,9 +30,17 @@ const toSerial = (r: Record<string, unknown>): IssuedSerial => ({
 
 /** Reservations older than this are taken as abandoned (the process that made them is gone). */
 const STALE_RESERVATION_MS = 5 * 60 * 1000;
+const RECHECK_FREE_MS = 30 * 1000;
 
 /** Issued serials, their issuance log and the numbers a serial template hands out. */
 export class SerialRepository {
+  /**
+   * Models known to have no number to give back, and since when: saves a
+   * query per serial. Looked at again after RECHECK_FREE_MS, for numbers
+   * freed by another vault process on the same database.
+   */
+  private readonly noneFree = new Map<number, number>();
+
   constructor(
     private readonly db: Database,
     private readonly clock: () => Date = () => new Date(),
@@ -82,27 +90,32 @@ export class SerialRepository {
    * so issued serials have no gaps, across restarts too.
    */
   async reserveNumber(modelId: number): Promise<number> {
-    return this.db.transaction(async (trx) => {
-      const now = this.clock();
-      const stale = nowIso(new Date(now.getTime() - STALE_RESERVATION_MS));
-      const reusable = await trx('serial_reservations')
-        .where({ model_id: modelId })
-        .andWhere((q) => q.where({ state: 'free' }).orWhere('updated_at', '<', stale))
-        .orderBy('number')
-        .first();
-      if (reusable) {
-        const n = await trx('serial_reservations')
-          .where({ model_id: modelId, number: reusable.number, state: reusable.state, updated_at: reusable.updated_at })
-          .update({ state: 'reserved', updated_at: nowIso(now) });
-        if (n === 1) return Number(reusable.number);
-      }
-      // PostgreSQL: lock the model row so two transactions do not take the same number.
-      const model = await trx('models').where({ id: modelId }).forUpdate().first('next_serial_number');
-      const number = Number(model.next_serial_number);
-      await trx('models').where({ id: modelId }).update({ next_serial_number: number + 1 });
-      await trx('serial_reservations').insert({ model_id: modelId, number, state: 'reserved', updated_at: nowIso(now) });
-      return number;
-    });
+    const now = nowIso(this.clock());
+    const noneFreeSince = this.noneFree.get(modelId);
+    if (noneFreeSince !== undefined && this.clock().getTime() - noneFreeSince < RECHECK_FREE_MS) return this.newNumber(modelId, now);
+    const stale = nowIso(new Date(this.clock().getTime() - STALE_RESERVATION_MS));
+    // One statement each, atomic on both databases: reuse the lowest free number, else take a new one.
+    const lowestFree = this.db('serial_reservations')
+      .min('number')
+      .where({ model_id: modelId })
+      .andWhere((q) => q.where({ state: 'free' }).orWhere('updated_at', '<', stale));
+    const reused = await this.db('serial_reservations')
+      .where({ model_id: modelId })
+      .andWhere('number', '=', lowestFree)
+      .andWhere((q) => q.where({ state: 'free' }).orWhere('updated_at', '<', stale))
+      .update({ state: 'reserved', updated_at: now })
+      .returning('number');
+    const first = reused[0] as { number: number } | number | undefined;
+    if (first !== undefined) return Number(typeof first === 'object' ? first.number : first);
+    this.noneFree.set(modelId, this.clock().getTime());
+    return this.newNumber(modelId, now);
+  }
+
+  private async newNumber(modelId: number, now: string): Promise<number> {
+    const [taken] = await this.db('models').where({ id: modelId }).increment('next_serial_number', 1).returning('next_serial_number');
+    const number = Number(typeof taken === 'object' ? (taken as { next_serial_number: number }).next_serial_number : taken) - 1;
+    await this.db('serial_reservations').insert({ model_id: modelId, number, state: 'reserved', updated_at: now });
+    return number;
   }
 
   /** The number is used: forget the reservation, in the serial's transaction. */
@@ -112,11 +125,13 @@ export class SerialRepository {
 
   /** The number was not used: the next device gets it. */
   async releaseNumber(modelId: number, number: number): Promise<void> {
+    this.noneFree.delete(modelId);
     await this.db('serial_reservations').where({ model_id: modelId, number }).update({ state: 'free', updated_at: nowIso(this.clock()) });
   }
 
   /** At start-up no request is in flight: every reservation of this vault is free again. */
   async releaseAllReservations(): Promise<void> {
+    this.noneFree.clear();
     await this.db('serial_reservations').where({ state: 'reserved' }).update({ state: 'free', updated_at: nowIso(this.clock()) });
   }
 

@@ -16,6 +16,7 @@ import { keyStoreSigner, type KeyStore } from '../keystore/keystore.js';
 import type { BrandSetup } from '../keys/brand-setup.js';
 import { ApiKeyRepository, type ApiKeyRecord } from './api-keys.js';
 import { ProvisioningError } from './errors.js';
+import { IssuanceWriter } from './issuance-writer.js';
 import { RequestIdRepository } from './request-ids.js';
 import { SerialRepository, type IssuanceLogEntry } from './serials.js';
 
@@ -40,6 +41,8 @@ export interface IssueResult {
   readonly outcome: IssuanceLogEntry['outcome'];
 }
 
+const CACHE_MS = 5000;
+
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** Turns faults that may pass into "come back later", leaving everything else as it is. */
@@ -61,8 +64,14 @@ export class ProvisioningService {
   readonly apiKeys: ApiKeyRepository;
   readonly requestIds: RequestIdRepository;
   readonly serials: SerialRepository;
+  private readonly writer: IssuanceWriter;
   private readonly clock: () => Date;
   private readonly chains = new Map<string, Assertion[]>();
+  /**
+   * API keys and models change rarely and are read on every request: kept
+   * for a few seconds (a revoked key stops working within CACHE_MS).
+   */
+  private readonly cache = new Map<string, { until: number; value: Promise<unknown> }>();
 
   constructor(
     private readonly db: Database,
@@ -74,15 +83,28 @@ export class ProvisioningService {
     this.apiKeys = new ApiKeyRepository(db);
     this.requestIds = new RequestIdRepository(db, options.requestIdTtlMs, this.clock);
     this.serials = new SerialRepository(db, this.clock);
+    this.writer = new IssuanceWriter(db, this.clock);
   }
 
   /** Called once at start-up: reservations of a previous run are free again. */
   async start(): Promise<void> {
+    await this.requestIds.start();
     await this.serials.releaseAllReservations();
   }
 
+  private cached<T>(key: string, load: () => Promise<T>): Promise<T> {
+    const now = Date.now();
+    const hit = this.cache.get(key);
+    if (hit && hit.until > now) return hit.value as Promise<T>;
+    const value = load();
+    this.cache.set(key, { until: now + CACHE_MS, value });
+    value.catch(() => this.cache.delete(key));
+    if (this.cache.size > 10_000) this.cache.clear();
+    return value;
+  }
+
   private async authenticate(apiKey: string | undefined): Promise<ApiKeyRecord> {
-    const record = await this.apiKeys.verify(apiKey).catch(transient);
+    const record = await this.cached(`key\0${apiKey ?? ''}`, () => this.apiKeys.verify(apiKey)).catch(transient);
     if (!record) {
       throw new ProvisioningError('ERR_API_KEY_INVALID', apiKey ? 'the api-key header is not a valid API key of this vault' : 'the api-key header is missing: set it in the gadget\'s device-service.headers');
     }
@@ -116,7 +138,7 @@ export class ProvisioningService {
     if (!selfCheck.ok) throw new ProvisioningError('ERR_SERIAL_REQUEST_INVALID', `the serial-request is not validly signed by its device key: ${selfCheck.error.message}`);
 
     const model = await this.modelFor(key, req.brandId, req.model);
-    const registered = await this.setup.models.assertion(model).catch(transient);
+    const registered = await this.cached(`assertion\0${model.assertionId}`, () => this.setup.models.assertion(model)).catch(transient);
     const sentModel = rest.find((a) => a.is('model'));
     if (sentModel && !sentModel.encode().equals(registered.encode())) {
       throw new ProvisioningError(
@@ -132,9 +154,8 @@ export class ProvisioningService {
     if (state.state === 'used' && state.by !== requestHash) {
       throw new ProvisioningError('ERR_REQUEST_ID_USED', 'the request-id was already used by another serial-request: ask for a new one');
     }
-    const consume = state.state === 'fresh';
     const deviceKeyId = req.deviceKey.id;
-    const signingKey = await this.setup.keys.byId(model.signingKeyId).catch(transient);
+    const signingKey = await this.cached(`signing-key\0${model.signingKeyId}`, () => this.setup.keys.byId(model.signingKeyId)).catch(transient);
     if (!signingKey) throw new Error(`model ${model.name} has no signing key`);
     const logBase = {
       brandId: model.brandAccountId,
@@ -150,7 +171,7 @@ export class ProvisioningService {
       if (!existing) return undefined;
       await this.db
         .transaction(async (trx) => {
-          if (consume) await this.requestIds.consume(trx, req.requestId, requestHash);
+          if (state.state === 'fresh') await this.requestIds.consume(trx, req.requestId, key.id, requestHash, state.expiresAt);
           await this.serials.log(trx, { ...logBase, serial: existing.serial, outcome: 'repeated' });
         })
         .catch(transient);
@@ -194,22 +215,29 @@ export class ProvisioningService {
       ).catch((e: unknown) => transient(e instanceof AssertionError && e.code === 'ERR_SIGNER_FAILED' && e.cause ? e.cause : e));
       const text = signed.encode().toString('utf8');
       const outcome = holder ? 'reprovisioned' : 'issued';
-      await this.db.transaction(async (trx) => {
-        if (consume && !(await this.requestIds.consume(trx, req.requestId, requestHash))) {
-          throw new ProvisioningError('ERR_REQUEST_ID_USED', 'the request-id was used by a concurrent request: ask for a new one');
-        }
-        const log = { ...logBase, serial, outcome } as const;
-        if (holder) await this.serials.replace(trx, holder, signingKey.id, deviceKeyId, text, log);
-        else await this.serials.insert(trx, model.id, signingKey.id, serial, deviceKeyId, text, log);
-        if (number !== undefined) await this.serials.useNumber(trx, model.id, number);
+      await this.writer.submit({
+          modelId: model.id,
+          signingKeyRowId: signingKey.id,
+          serial,
+          deviceKeyId,
+          assertion: text,
+          log: { ...logBase, serial, outcome },
+          ...(state.state === 'fresh' ? { consume: { requestId: req.requestId, apiKeyId: key.id, hash: requestHash, expiresAt: state.expiresAt } } : {}),
+          ...(number !== undefined ? { number } : {}),
+          ...(holder ? { replaces: holder } : {}),
       });
       number = undefined;
       return this.answer(signed.encode(), model, serial, signingKey.keyId, outcome);
     } catch (e) {
       if (isUniqueViolation(e)) {
-        // Lost a race: the same device (answer with its serial) or the same serial for another device.
+        // Lost a race: the same device (answer with its serial), the request-id used by
+        // another request, or the same serial for another device.
         const raced = await repeat();
         if (raced) return raced;
+        const now = await this.requestIds.state(req.requestId, key.id).catch(transient);
+        if (now.state === 'used' && now.by !== requestHash) {
+          throw new ProvisioningError('ERR_REQUEST_ID_USED', 'the request-id was used by a concurrent request: ask for a new one');
+        }
         throw new ProvisioningError('ERR_SERIAL_CONFLICT', `serial ${serial} of ${model.brandAccountId}/${model.name} was just issued to another device key`);
       }
       return transient(e);
@@ -219,7 +247,7 @@ export class ProvisioningService {
   }
 
   private async modelFor(key: ApiKeyRecord, brandId: string, name: string): Promise<ModelRecord> {
-    const model = await this.setup.models.byId(key.modelId).catch(transient);
+    const model = await this.cached(`model\0${key.modelId}`, () => this.setup.models.byId(key.modelId)).catch(transient);
     if (!model || model.brandAccountId !== brandId || model.name !== name) {
       const named = await this.setup.models.find(brandId, name).catch(transient);
       if (!named) throw new ProvisioningError('ERR_MODEL_UNKNOWN', `model ${brandId}/${name} is not registered in this vault`);

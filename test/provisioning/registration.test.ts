@@ -9,6 +9,7 @@ import {
   type Assertion,
 } from '../../src/assertions/index.js';
 import { registerDevice } from '../../src/cli/device-client.js';
+import { RequestIdRepository } from '../../src/provisioning/request-ids.js';
 import { readVector } from '../support/vectors.js';
 import { deviceKeys, removeDataDir, startTestVault, testDataDir, type DatabaseKind, type TestVault } from '../support/vault.js';
 
@@ -110,8 +111,10 @@ describe.each<DatabaseKind>(['sqlite', 'pg'])('device registration on SoftHSM2 a
   });
 
   it('refuses an expired request-id', async () => {
-    const id = await freshId(t);
-    await t.vault.db('request_ids').where({ id }).update({ expires_at: new Date(Date.now() - 1000).toISOString() });
+    // A request-id handed out an hour ago by this vault (same secret), ten minutes to live.
+    const earlier = new RequestIdRepository(t.vault.db, 600_000, () => new Date(Date.now() - 3_600_000));
+    await earlier.start();
+    const id = await earlier.create((await t.vault.provisioning.apiKeys.verify(t.apiKey))!.id);
     await expectRefusal(await postSerial(t, await serialRequest(t, keys[5]!, id)), 400, 'ERR_REQUEST_ID_EXPIRED');
   });
 

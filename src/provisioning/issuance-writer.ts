@@ -1,0 +1,122 @@
+import type { Database } from '../db/database.js';
+import { nowIso } from '../db/errors.js';
+import type { IssuanceLogEntry, IssuedSerial } from './serials.js';
+
+/** One issuance to store: the serial, its log row, the request-id it uses and the template number it takes. */
+export interface IssuanceWrite {
+  readonly modelId: number;
+  readonly signingKeyRowId: number;
+  readonly serial: string;
+  readonly deviceKeyId: string;
+  readonly assertion: string;
+  readonly log: IssuanceLogEntry;
+  readonly consume?: { readonly requestId: string; readonly apiKeyId: number; readonly hash: string; readonly expiresAt: Date };
+  readonly number?: number;
+  /** A serial given again to a new device key (re-provisioning). */
+  readonly replaces?: IssuedSerial;
+}
+
+interface Pending {
+  readonly write: IssuanceWrite;
+  readonly resolve: () => void;
+  readonly reject: (e: unknown) => void;
+}
+
+const MAX_BATCH = 200;
+
+/**
+ * Writes issuances in group commits: every serial waiting when the database
+ * is free goes into one transaction (multi-row inserts), so throughput does
+ * not depend on one round trip per statement per device. Each caller learns
+ * only when its own rows are committed. If a batch fails (a unique
+ * violation from a race), its writes are retried one transaction each, so
+ * one bad write never fails the others.
+ */
+export class IssuanceWriter {
+  private queue: Pending[] = [];
+  private running = false;
+
+  constructor(
+    private readonly db: Database,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  submit(write: IssuanceWrite): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ write, resolve, reject });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, MAX_BATCH);
+        try {
+          await this.db.transaction((trx) => this.write(trx, batch.map((p) => p.write)));
+          for (const p of batch) p.resolve();
+        } catch (e) {
+          if (batch.length === 1) {
+            batch[0]!.reject(e);
+            continue;
+          }
+          for (const p of batch) {
+            try {
+              await this.db.transaction((trx) => this.write(trx, [p.write]));
+              p.resolve();
+            } catch (single) {
+              p.reject(single);
+            }
+          }
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async write(trx: Database, writes: readonly IssuanceWrite[]): Promise<void> {
+    const at = nowIso(this.clock());
+    // Every transaction starts with a write, so it never has to upgrade a read lock.
+    const consumes = writes.filter((w) => w.consume);
+    if (consumes.length > 0) {
+      // A used request-id is a row: a second use is a unique violation.
+      await trx('request_ids').insert(
+        consumes.map(({ consume: c }) => ({ id: c!.requestId, api_key_id: c!.apiKeyId, expires_at: nowIso(c!.expiresAt), used_at: at, used_by: c!.hash })),
+      );
+    }
+    const fresh = writes.filter((w) => !w.replaces);
+    if (fresh.length > 0) {
+      await trx('serials').insert(
+        fresh.map((w) => ({ model_id: w.modelId, serial: w.serial, device_key_id: w.deviceKeyId, signing_key_id: w.signingKeyRowId, assertion: w.assertion, issued_at: at })),
+      );
+    }
+    for (const w of writes.filter((x) => x.replaces)) {
+      await trx('serials').where({ id: w.replaces!.id }).update({ device_key_id: w.deviceKeyId, assertion: w.assertion, signing_key_id: w.signingKeyRowId, issued_at: at });
+    }
+    await trx('issuance_log').insert(
+      writes.map(({ log }) => ({
+        brand_id: log.brandId,
+        model: log.model,
+        serial: log.serial,
+        device_key_id: log.deviceKeyId,
+        signing_key_id: log.signingKeyId,
+        outcome: log.outcome,
+        request_id: log.requestId ?? null,
+        client_address: log.clientAddress ?? null,
+        issued_at: at,
+      })),
+    );
+    const numbered = writes.filter((w) => w.number !== undefined);
+    for (const modelId of new Set(numbered.map((w) => w.modelId))) {
+      await trx('serial_reservations')
+        .where({ model_id: modelId })
+        .whereIn(
+          'number',
+          numbered.filter((w) => w.modelId === modelId).map((w) => w.number as number),
+        )
+        .delete();
+    }
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The load generator of bench:serial, run as its own process so its work is
+ * not counted in the server's. Devices register as snapd does (request-id,
+ * then serial-request plus model), each with its own key made beforehand.
+ *
+ *   node serial-load.js URL API_KEY MODEL_FILE KEYS_FILE closed CONCURRENCY SECONDS
+ *   node serial-load.js URL API_KEY MODEL_FILE KEYS_FILE open RATE SECONDS
+ *
+ * Prints one JSON line: { count, errors, seconds, rate, p50, p99 }.
+ */
+import { createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { NodeSigner, decodeStream, encodeStream, signAssertion } from '../../src/assertions/index.js';
+
+const [url, apiKey, modelFile, keysFile, mode, amount, secondsText] = process.argv.slice(2) as [string, string, string, string, 'closed' | 'open', string, string];
+const model = decodeStream(readFileSync(modelFile))[0]!;
+const view = model.is('model') ? model.view : undefined;
+const keys = (JSON.parse(readFileSync(keysFile, 'utf8')) as string[]).map((pem) => new NodeSigner(createPrivateKey(pem)));
+const seconds = Number(secondsText);
+let next = 0;
+const latencies: number[] = [];
+let errors = 0;
+
+async function registerOne(): Promise<void> {
+  const key = keys[next++];
+  if (!key) throw new Error('out of device keys');
+  const start = performance.now();
+  try {
+    const idRes = await fetch(`${url}request-id`, { method: 'POST', headers: { 'api-key': apiKey } });
+    const { 'request-id': id } = (await idRes.json()) as { 'request-id': string };
+    const request = await signAssertion(
+      { type: 'serial-request', 'brand-id': view!.brandId, model: view!.model, 'request-id': id, 'device-key': key.publicKey.encoded },
+      undefined,
+      key,
+      { minimumKeyBits: 1024 },
+    );
+    const res = await fetch(`${url}serial`, {
+      method: 'POST',
+      headers: { 'api-key': apiKey, 'Content-Type': 'application/x.ubuntu.assertion', 'Snap-Device-Capabilities': 'serial-stream' },
+      body: encodeStream([request, model]),
+    });
+    await res.arrayBuffer();
+    if (res.status !== 200) errors++;
+    else latencies.push(performance.now() - start);
+  } catch {
+    errors++;
+  }
+}
+
+const begin = performance.now();
+const end = begin + seconds * 1000;
+if (mode === 'closed') {
+  await Promise.all(
+    Array.from({ length: Number(amount) }, async () => {
+      while (performance.now() < end) await registerOne();
+    }),
+  );
+} else {
+  // Open loop: arrivals at a fixed rate whatever the answers, as a factory line of devices would.
+  const interval = 1000 / Number(amount);
+  const inFlight: Promise<void>[] = [];
+  for (let t = begin; t < end; t += interval) {
+    const wait = t - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    inFlight.push(registerOne());
+  }
+  await Promise.all(inFlight);
+}
+const elapsed = (performance.now() - begin) / 1000;
+latencies.sort((a, b) => a - b);
+const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
+console.log(JSON.stringify({ count: latencies.length, errors, seconds: elapsed, rate: latencies.length / elapsed, p50: pct(50), p99: pct(99) }));

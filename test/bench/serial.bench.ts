@@ -1,0 +1,121 @@
+/**
+ * npm run bench:serial: full device registrations per second (request-id
+ * then serial) against a real server (its own process, SoftHSM2, SQLite),
+ * driven by a load generator in another process at several concurrency
+ * levels; p50/p99 latency; the server's RSS; and, in the same run, the
+ * keystore's raw signing rate on the same token.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, generateKeyPair } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { Pkcs11KeyStore } from '../../src/keystore/pkcs11/keystore.js';
+import { fmt, timedRate } from './measure.js';
+
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 4);
+const LEVELS = [8, 32, 128];
+const root = resolve(import.meta.dirname, '..', '..', '..');
+const cli = join(root, 'dist', 'src', 'cli', 'main.js');
+const loader = join(root, 'dist', 'test', 'bench', 'serial-load.js');
+
+const freePort = () =>
+  new Promise<number>((res) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => res(port));
+    });
+  });
+
+const run = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
+  new Promise<string>((res, rej) => {
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => (code === 0 ? res(out) : rej(new Error(`${args.join(' ')} exited with ${code}`))));
+  });
+
+/** Device keys made ahead (1024-bit: the vault takes any size, and 5000 4096-bit keys would take an hour to make); cached between runs. */
+async function deviceKeys(n: number): Promise<string> {
+  const file = join(tmpdir(), `serial-vault-bench-keys-${n}.json`);
+  if (existsSync(file)) return file;
+  process.stderr.write(`making ${n} device keys (cached in ${file})…\n`);
+  const gen = promisify(generateKeyPair);
+  const pems: string[] = [];
+  for (let i = 0; i < n; i += 64) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(64, n - i) }, () => gen('rsa', { modulusLength: 1024, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } })),
+    );
+    pems.push(...batch.map((k) => k.privateKey as unknown as string));
+  }
+  writeFileSync(file, JSON.stringify(pems));
+  return file;
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+const data = mkdtempSync(join(tmpdir(), 'sv-bench-'));
+let server: ChildProcess | undefined;
+try {
+  const port = await freePort();
+  await run([cli, 'init', '--data-dir', data, '--demo', '--port', String(port)]);
+  const config = JSON.parse(readFileSync(join(data, 'config.json'), 'utf8')) as { hsm: { uri: string; softhsmConf: string } };
+  process.env['SOFTHSM2_CONF'] = config.hsm.softhsmConf;
+  const keysFile = await deviceKeys(6000);
+
+  console.log(`serial benchmark: SoftHSM2 RSA-4096 brand key, SQLite, ${LEVELS.join('/')} concurrent devices, ${SECONDS} s per level, node ${process.version}`);
+
+  // The keystore alone, on the same token and key, before the server starts.
+  const store = await Pkcs11KeyStore.open({ uri: config.hsm.uri, maxQueue: 64 });
+  const digest = createHash('sha512').update('x').digest();
+  await timedRate(() => store.signDigest('brand-demo-brand-serials', digest), 1, 8);
+  const rawSign = await timedRate(() => store.signDigest('brand-demo-brand-serials', digest), SECONDS, 8);
+  await store.close();
+  console.log(`keystore raw signing rate:          ${fmt(rawSign)} signs/s`);
+
+  server = spawn(process.execPath, [cli, 'serve', '--data-dir', data], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}/v1/`;
+  for (let i = 0; i < 100; i++) {
+    const ok = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false);
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  let peakRss = 0;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(server!.pid!))), 200);
+  const apiKey = readFileSync(join(data, 'demo', 'api-key'), 'utf8').trim();
+  const modelFile = join(data, 'demo', 'demo-model.model');
+
+  // The load generator takes keys from the start of the file each run: give each run its own slice.
+  const pems = JSON.parse(readFileSync(keysFile, 'utf8')) as string[];
+  let offset = 0;
+  const slice = (n: number) => {
+    const file = join(data, `keys-${offset}.json`);
+    writeFileSync(file, JSON.stringify(pems.slice(offset, offset + n)));
+    offset += n;
+    if (offset > pems.length) throw new Error('not enough device keys for this run');
+    return file;
+  };
+
+  type Result = { count: number; errors: number; rate: number; p50: number; p99: number };
+  let best: Result | undefined;
+  for (const c of LEVELS) {
+    const r = JSON.parse(await run([loader, url, apiKey, modelFile, slice(Math.ceil(250 * SECONDS)), 'closed', String(c), String(SECONDS)])) as Result;
+    console.log(`${String(c).padStart(4)} concurrent devices:  ${fmt(r.rate)} registrations/s, p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms, errors ${r.errors}`);
+    if (!best || r.rate > best.rate) best = r;
+  }
+  const target = 0.8 * best!.rate;
+  const open = JSON.parse(await run([loader, url, apiKey, modelFile, slice(Math.ceil(target * SECONDS) + 10), 'open', String(target), String(SECONDS)])) as Result;
+  console.log(`open loop at ${fmt(target)}/s (80% of best): ${fmt(open.rate)} registrations/s, p50 ${fmt(open.p50)} ms, p99 ${fmt(open.p99)} ms, errors ${open.errors}`);
+  clearInterval(sampler);
+  console.log(`server peak RSS:                     ${fmt(peakRss)} MB`);
+  console.log(`RESULT serial_ratio=${fmt(best!.rate / rawSign, 3)} p99_ms=${fmt(open.p99)} rss_mb=${fmt(peakRss)}`);
+} finally {
+  server?.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  rmSync(data, { recursive: true, force: true });
+}
