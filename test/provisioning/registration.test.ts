@@ -239,6 +239,17 @@ describe.each<DatabaseKind>(['sqlite', 'pg'])('device registration on SoftHSM2 a
     expect((await t.vault.provisioning.serials.logCount()) - before).toBe(200);
   });
 
+  it('never writes the API key or the HSM PIN to its logs', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    await postSerial(t, await serialRequest(t, keys[11]!, await freshId(t)));
+    const logs = t.logs();
+    expect(logs).toContain('"path":"/v1/serial"');
+    expect(logs).not.toContain(t.apiKey);
+    expect(logs).not.toContain(t.apiKey.split('_')[2]);
+    expect(logs).not.toContain(readFileSync(join(t.dataDir, 'secrets', 'user-pin'), 'utf8').trim());
+  });
+
   it('vault-allocated serials have no gaps or duplicates, across a restart', async () => {
     const numbers = async () =>
       (await t.vault.db('serials').join('models', 'models.id', 'serials.model_id').where('models.name', 'demo-model').select('serial'))

@@ -1,0 +1,109 @@
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TrustDatabase, decodeStream } from '../../src/assertions/index.js';
+import { cli } from '../support/cli.js';
+import { removeDataDir, testDataDir } from '../support/vault.js';
+
+const dir = testDataDir();
+afterAll(() => removeDataDir(dir));
+
+const freePort = () =>
+  new Promise<number>((res) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => res(port));
+    });
+  });
+
+describe('the vault commands, as the README uses them', () => {
+  let port: number;
+
+  it('init --demo sets up the embedded defaults and prints how to register a device', async () => {
+    port = await freePort();
+    const { code, stdout, stderr } = await cli('init', '--data-dir', dir, '--demo', '--port', String(port));
+    expect(stderr).toMatch(/initialised vault data/);
+    expect(code).toBe(0);
+    expect(stdout).toContain(`serial-vault serve --data-dir ${resolve(dir)}`);
+    expect(stdout).toMatch(/serial-vault device register --url http:\/\/127\.0\.0\.1:\d+\/v1\/ --api-key-file \S+ --model-assertion \S+ --trusted \S+/);
+    expect(stdout).toMatch(/real devices only trust Canonical's/);
+  });
+
+  it('init is idempotent: a second run keeps the token, config and demo', async () => {
+    const { code, stdout } = await cli('init', '--data-dir', dir, '--demo');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/already there/);
+  });
+
+  it('export trusted prints the root that verifies the demo model', async () => {
+    const { stdout } = await cli('export', 'trusted', '--data-dir', dir);
+    const trusted = decodeStream(Buffer.from(stdout));
+    expect(trusted.map((a) => a.type)).toEqual(['account', 'account-key']);
+    const model = decodeStream(readFileSync(join(dir, 'demo', 'demo-model.model')));
+    const chain = decodeStream(readFileSync(join(dir, 'demo', 'trusted.assert')));
+    expect(chain.length).toBe(2);
+    const shown = await cli('model', 'show', 'demo-model', '--data-dir', dir);
+    expect(Buffer.from(shown.stdout).equals(readFileSync(join(dir, 'demo', 'demo-model.model')))).toBe(true);
+    expect(model[0]?.headerString('brand-id')).toBe('demo-brand');
+  });
+
+  it('authority create, brand create, model create from YAML, apikey create and revoke', async () => {
+    expect((await cli('authority', 'create', 'acme-root', '--data-dir', dir)).stderr).toMatch(/local root authority/);
+    expect((await cli('brand', 'create', 'acme', '--authority', 'acme-root', '--display-name', 'ACME', '--data-dir', dir)).stdout).toMatch(/created brand "acme" with key \S{64}/);
+    const yaml = join(dir, 'model.yaml');
+    writeFileSync(yaml, 'brand-id: acme\nmodel: gateway-20\narchitecture: arm64\nbase: core20\ngrade: dangerous\nsnaps:\n  - name: pc\n    type: gadget\n  - name: pc-kernel\n    type: kernel\n');
+    const created = await cli('model', 'create', yaml, '--serial-template', 'GW-{n:05}', '--data-dir', dir);
+    expect(created.stderr).toBe('');
+    expect(created.stdout).toMatch(/acme\/gateway-20 {2}enabled, serials from GW-\{n:05\}/);
+    const key = await cli('apikey', 'create', '--model', 'acme/gateway-20', '--name', 'line-1', '--data-dir', dir);
+    expect(key.stdout).toMatch(/^sv_[0-9a-f]{12}_\S{32}\n$/);
+    const list = await cli('apikey', 'list', '--data-dir', dir);
+    expect(list.stdout).toMatch(/line-1 {2}acme\/gateway-20/);
+    expect(list.stdout).not.toContain(key.stdout.trim());
+    const prefix = key.stdout.slice(0, 15);
+    expect((await cli('apikey', 'revoke', prefix, '--data-dir', dir)).code).toBe(0);
+    expect((await cli('apikey', 'list', '--data-dir', dir)).stdout).toMatch(/line-1 {2}acme\/gateway-20 {2}revoked/);
+  });
+
+  it('model create refuses a model snapd would refuse, naming the header', async () => {
+    const yaml = join(dir, 'bad.yaml');
+    writeFileSync(yaml, 'brand-id: acme\nmodel: Bad_Model\narchitecture: amd64\ngadget: pc\nkernel: pc-kernel\n');
+    const { code, stderr } = await cli('model', 'create', yaml, '--data-dir', dir);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/"model" header .*\[ERR_HEADER_INVALID\]/);
+  });
+
+  it('serve, then device register with the printed command, as in the README', async () => {
+    const bin = resolve('dist/src/cli/main.js');
+    const server = spawn(process.execPath, [bin, 'serve', '--data-dir', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    try {
+      let ready = false;
+      for (let i = 0; i < 100 && !ready; i++) {
+        ready = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false);
+        if (!ready) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(ready).toBe(true);
+      const out = join(dir, 'answer.assert');
+      const result = await new Promise<{ code: number | null; stderr: string }>((res) => {
+        const device = spawn(
+          process.execPath,
+          [bin, 'device', 'register', '--url', `http://127.0.0.1:${port}/v1/`, '--api-key-file', join(dir, 'demo', 'api-key'), '--model-assertion', join(dir, 'demo', 'demo-model.model'), '--trusted', join(dir, 'demo', 'trusted.assert'), '--out', out],
+          { stdio: ['ignore', 'ignore', 'pipe'] },
+        );
+        let stderr = '';
+        device.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        device.on('exit', (code) => res({ code, stderr }));
+      });
+      expect(result.stderr).toMatch(/registered: serial DEMO-\d{6} of demo-brand\/demo-model, verified against the trusted root/);
+      expect(result.code).toBe(0);
+      const answer = decodeStream(readFileSync(out));
+      const trust = new TrustDatabase({ trusted: decodeStream(readFileSync(join(dir, 'demo', 'trusted.assert'))) });
+      expect(trust.addBatch([...decodeStream(readFileSync(join(dir, 'demo', 'demo-model.model'))), ...answer]).every((r) => !r.error)).toBe(true);
+    } finally {
+      server.kill('SIGTERM');
+      await new Promise((r) => server.once('exit', r));
+    }
+  });
+});
