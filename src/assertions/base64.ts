@@ -13,11 +13,14 @@ const BASE64URL_RAW = /^[A-Za-z0-9_-]*$/;
 export function decodeBase64Lines(text: string, code: AssertionErrorCode, what: string): Buffer {
   const invalid = () => new AssertionError(code, `cannot decode ${what}: invalid base64`);
   if (text.includes('-') || text.includes('_')) throw invalid();
-  const breaks = text.split('\n').length - 1 + (text.includes('\r') ? text.split('\r').length - 1 : 0);
+  let breaks = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) breaks++;
+  for (let i = text.indexOf('\r'); i !== -1; i = text.indexOf('\r', i + 1)) breaks++;
   const chars = text.length - breaks;
   if (chars % 4 !== 0) throw invalid();
-  const end = text.trimEnd();
-  const padding = end.endsWith('==') ? 2 : end.endsWith('=') ? 1 : 0;
+  let last = text.length - 1;
+  while (last >= 0 && (text.charCodeAt(last) === 10 || text.charCodeAt(last) === 13)) last--;
+  const padding = text.charCodeAt(last) === 61 ? (text.charCodeAt(last - 1) === 61 ? 2 : 1) : 0;
   const decoded = Buffer.from(text, 'base64');
   if (decoded.length !== (chars / 4) * 3 - padding) throw invalid();
   return decoded;

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { Assertion, NLNL, type AssertionParts, type TypeSpec } from './assertion.js';
 import { checkDigest, checkIntWithDefault, checkNotEmptyString } from './checks.js';
 import { AssertionError } from './errors.js';
@@ -10,15 +11,11 @@ export const MAX_HEADERS_SIZE = 128 * 1024;
 export const MAX_BODY_SIZE = 2 * 1024 * 1024;
 export const MAX_SIGNATURE_SIZE = 128 * 1024;
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 const NL = 0x0a;
 
-function decodeUtf8(bytes: Uint8Array, what: string): string {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    throw new AssertionError('ERR_ASSERTION_ENCODING', `${what} is not valid UTF-8`);
-  }
+function decodeUtf8(bytes: Buffer, what: string): string {
+  if (!isUtf8(bytes)) throw new AssertionError('ERR_ASSERTION_ENCODING', `${what} is not valid UTF-8`);
+  return bytes.toString('utf8');
 }
 
 const syntax = (message: string) => new AssertionError('ERR_ASSERTION_SYNTAX', message);
@@ -50,7 +47,7 @@ function check(headers: Headers, body: Buffer | undefined): Checked {
       { header: 'body-length' },
     );
   }
-  if (body) decodeUtf8(body, 'assertion body');
+  if (body && !isUtf8(body)) throw new AssertionError('ERR_ASSERTION_ENCODING', 'assertion body is not valid UTF-8');
   const signKeyId = checkDigest(headers, 'sign-key-sha3-384', 48);
   const type = checkNotEmptyString(headers, 'type');
   const spec = typeSpec(type);
