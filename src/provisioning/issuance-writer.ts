@@ -1,6 +1,6 @@
 import type { Database } from '../db/database.js';
 import { nowIso } from '../db/errors.js';
-import type { IssuanceLogEntry, IssuedSerial } from './serials.js';
+import { logRow, type IssuanceLogEntry, type IssuedSerial } from './serials.js';
 
 /** One issuance to store: the serial, its log row, the request-id it uses and the template number it takes. */
 export interface IssuanceWrite {
@@ -95,19 +95,7 @@ export class IssuanceWriter {
     for (const w of writes.filter((x) => x.replaces)) {
       await trx('serials').where({ id: w.replaces!.id }).update({ device_key_id: w.deviceKeyId, assertion: w.assertion, signing_key_id: w.signingKeyRowId, issued_at: at });
     }
-    await trx('issuance_log').insert(
-      writes.map(({ log }) => ({
-        brand_id: log.brandId,
-        model: log.model,
-        serial: log.serial,
-        device_key_id: log.deviceKeyId,
-        signing_key_id: log.signingKeyId,
-        outcome: log.outcome,
-        request_id: log.requestId ?? null,
-        client_address: log.clientAddress ?? null,
-        issued_at: at,
-      })),
-    );
+    await trx('issuance_log').insert(writes.map(({ log }) => logRow(log, at)));
     const numbered = writes.filter((w) => w.number !== undefined);
     for (const modelId of new Set(numbered.map((w) => w.modelId))) {
       await trx('serial_reservations')

@@ -20,6 +20,21 @@ export interface IssuanceLogEntry {
   readonly clientAddress?: string;
 }
 
+/** The issuance_log row of an entry. */
+export function logRow(log: IssuanceLogEntry, issuedAt: string): Record<string, unknown> {
+  return {
+    brand_id: log.brandId,
+    model: log.model,
+    serial: log.serial,
+    device_key_id: log.deviceKeyId,
+    signing_key_id: log.signingKeyId,
+    outcome: log.outcome,
+    request_id: log.requestId ?? null,
+    client_address: log.clientAddress ?? null,
+    issued_at: issuedAt,
+  };
+}
+
 const toSerial = (r: Record<string, unknown>): IssuedSerial => ({
   id: Number(r['id']),
   modelId: Number(r['model_id']),
@@ -56,32 +71,8 @@ export class SerialRepository {
     return row ? toSerial(row) : undefined;
   }
 
-  /** Stores a new serial and its log row in one transaction (the caller's). */
-  async insert(trx: Database, modelId: number, signingKeyRowId: number, serial: string, deviceKeyId: string, assertion: string, log: IssuanceLogEntry): Promise<void> {
-    const issuedAt = nowIso(this.clock());
-    await trx('serials').insert({ model_id: modelId, serial, device_key_id: deviceKeyId, signing_key_id: signingKeyRowId, assertion, issued_at: issuedAt });
-    await this.log(trx, log, issuedAt);
-  }
-
-  /** Gives an existing serial to a new device key (models that allow re-provisioning). */
-  async replace(trx: Database, existing: IssuedSerial, signingKeyRowId: number, deviceKeyId: string, assertion: string, log: IssuanceLogEntry): Promise<void> {
-    const issuedAt = nowIso(this.clock());
-    await trx('serials').where({ id: existing.id }).update({ device_key_id: deviceKeyId, assertion, signing_key_id: signingKeyRowId, issued_at: issuedAt });
-    await this.log(trx, log, issuedAt);
-  }
-
   async log(trx: Database, log: IssuanceLogEntry, issuedAt = nowIso(this.clock())): Promise<void> {
-    await trx('issuance_log').insert({
-      brand_id: log.brandId,
-      model: log.model,
-      serial: log.serial,
-      device_key_id: log.deviceKeyId,
-      signing_key_id: log.signingKeyId,
-      outcome: log.outcome,
-      request_id: log.requestId ?? null,
-      client_address: log.clientAddress ?? null,
-      issued_at: issuedAt,
-    });
+    await trx('issuance_log').insert(logRow(log, issuedAt));
   }
 
   /**
@@ -116,11 +107,6 @@ export class SerialRepository {
     const number = Number(typeof taken === 'object' ? (taken as { next_serial_number: number }).next_serial_number : taken) - 1;
     await this.db('serial_reservations').insert({ model_id: modelId, number, state: 'reserved', updated_at: now });
     return number;
-  }
-
-  /** The number is used: forget the reservation, in the serial's transaction. */
-  async useNumber(trx: Database, modelId: number, number: number): Promise<void> {
-    await trx('serial_reservations').where({ model_id: modelId, number }).delete();
   }
 
   /** The number was not used: the next device gets it. */
