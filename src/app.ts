@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { databaseFile, type Config } from './config.js';
 import { migrate, openDatabase, type Database } from './db/database.js';
-import { deviceApp } from './http/device-app.js';
+import { Lifecycle, deviceApp } from './http/device-app.js';
 import type { KeyStore } from './keystore/keystore.js';
 import { Pkcs11KeyStore } from './keystore/pkcs11/keystore.js';
 import { BrandSetup } from './keys/brand-setup.js';
@@ -91,13 +91,19 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
 export interface Listening {
   readonly server: Server;
   readonly url: string;
-  close(): Promise<void>;
+  /**
+   * Stops taking requests (new ones get a 503 snapd retries), lets those in
+   * progress finish within `graceMs`, then closes every connection.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Starts the device API on its own listener. */
 export async function serveDevices(vault: Vault): Promise<Listening> {
   const { device } = vault.config;
+  const lifecycle = new Lifecycle();
   const app = deviceApp(vault.provisioning, {
+    lifecycle,
     basePath: device.basePath,
     maxInFlight: device.maxInFlight,
     maxBodyBytes: device.maxBodyBytes,
@@ -130,10 +136,13 @@ export async function serveDevices(vault: Vault): Promise<Listening> {
   return {
     server,
     url,
-    close: () =>
-      new Promise<void>((resolve) => {
+    async close(graceMs = 20_000) {
+      const drained = await lifecycle.drain(graceMs);
+      if (!drained) vault.logger.warn({ inFlight: lifecycle.inFlight }, 'requests still in progress at the end of the shutdown grace period');
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
-        server.closeIdleConnections();
-      }),
+        server.closeAllConnections();
+      });
+    },
   };
 }

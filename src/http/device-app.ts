@@ -16,6 +16,37 @@ export interface DeviceAppOptions {
   readonly version: string;
   readonly logger: Logger;
   readonly ready: () => Promise<{ ok: boolean; problems: string[] }>;
+  /** Requests still being handled, and whether the service is stopping: for a clean shutdown. */
+  readonly lifecycle?: Lifecycle;
+}
+
+/** Counts requests in progress and refuses new ones once stopping, so a shutdown loses nothing. */
+export class Lifecycle {
+  inFlight = 0;
+  stopping = false;
+
+  middleware() {
+    return async (ctx: Context, next: Next) => {
+      if (this.stopping) {
+        ctx.set('Connection', 'close');
+        throw new HttpError('ERR_SHUTTING_DOWN', 'the vault is restarting; try again shortly');
+      }
+      this.inFlight++;
+      try {
+        await next();
+      } finally {
+        this.inFlight--;
+      }
+    };
+  }
+
+  /** Stops taking requests and waits (at most `graceMs`) for those in progress. */
+  async drain(graceMs: number): Promise<boolean> {
+    this.stopping = true;
+    const deadline = Date.now() + graceMs;
+    while (this.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    return this.inFlight === 0;
+  }
 }
 
 /** snapd shows an error message only when Content-Type is exactly application/json. */
@@ -118,6 +149,7 @@ export function deviceApp(service: ProvisioningService, options: DeviceAppOption
 
   app.use(accessLog(options.logger));
   app.use(errors(options.logger));
+  if (options.lifecycle) app.use(options.lifecycle.middleware());
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: false }));
   return app;

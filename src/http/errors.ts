@@ -3,7 +3,15 @@ import { KeyStoreError, type KeyStoreErrorCode } from '../keystore/errors.js';
 import { ProvisioningError, type ProvisioningErrorCode } from '../provisioning/errors.js';
 
 /** Refusals made by the HTTP layer itself. */
-export type HttpErrorCode = 'ERR_UNSUPPORTED_MEDIA_TYPE' | 'ERR_BODY_TOO_LARGE' | 'ERR_BODY_INVALID' | 'ERR_NOT_FOUND' | 'ERR_METHOD_NOT_ALLOWED' | 'ERR_OVERLOADED' | 'ERR_INTERNAL';
+export type HttpErrorCode =
+  | 'ERR_UNSUPPORTED_MEDIA_TYPE'
+  | 'ERR_BODY_TOO_LARGE'
+  | 'ERR_BODY_INVALID'
+  | 'ERR_NOT_FOUND'
+  | 'ERR_METHOD_NOT_ALLOWED'
+  | 'ERR_OVERLOADED'
+  | 'ERR_SHUTTING_DOWN'
+  | 'ERR_INTERNAL';
 
 export type ErrorCode = HttpErrorCode | ProvisioningErrorCode | KeyStoreErrorCode | AssertionErrorCode;
 
@@ -20,6 +28,7 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = {
   ERR_NOT_FOUND: 404,
   ERR_METHOD_NOT_ALLOWED: 405,
   ERR_OVERLOADED: 503,
+  ERR_SHUTTING_DOWN: 503,
   ERR_INTERNAL: 500,
 
   ERR_API_KEY_INVALID: 401,

@@ -166,14 +166,17 @@ export function vaultCommands(io: CliIo): Command[] {
       io.stderr(`serial-vault ${vault.config.dataDir}: device API on ${listening.url}\n`);
       await new Promise<void>((resolveStop) => {
         const stop = (signal: string) => {
-          vault.logger.info({ signal }, 'stopping');
+          vault.logger.info({ signal }, 'stopping: finishing the registrations in progress');
           resolveStop();
         };
         process.once('SIGINT', () => stop('SIGINT'));
         process.once('SIGTERM', () => stop('SIGTERM'));
       });
+      // Registrations in progress finish (their serials are written), new ones get a 503,
+      // then the HSM sessions and the database close.
       await listening.close();
       await vault.close();
+      vault.logger.info('stopped');
     });
 
   const exportCmd = new Command('export').description('export public material');

@@ -1,0 +1,76 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import knex from 'knex';
+import { afterAll, describe, expect, it } from 'vitest';
+import { decodeStream } from '../../src/assertions/index.js';
+import { openVault } from '../../src/app.js';
+import { createDemo, initDataDir } from '../../src/cli/commands/vault.js';
+import { loadConfig } from '../../src/config.js';
+import { DeviceRegistrationError, registerDevice } from '../../src/cli/device-client.js';
+import { captureLogger, deviceKeys, removeDataDir, testDataDir } from '../support/vault.js';
+
+const dir = testDataDir();
+afterAll(() => removeDataDir(dir));
+
+const freePort = () =>
+  new Promise<number>((res) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => res(port));
+    });
+  });
+
+describe('SIGTERM during a burst of registrations', () => {
+  it('every registration completes or gets a 503, and the database holds exactly the serials answered', async () => {
+    const port = await freePort();
+    await initDataDir(dir, { port });
+    const setup = await openVault(await loadConfig(dir), { logger: captureLogger().logger });
+    await createDemo(setup);
+    await setup.close();
+
+    const server = spawn(process.execPath, [resolve('dist/src/cli/main.js'), 'serve', '--data-dir', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise<number | null>((r) => server.once('exit', r));
+    const url = `http://127.0.0.1:${port}/v1/`;
+    for (let i = 0; i < 100; i++) {
+      if (await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const model = decodeStream(readFileSync(join(dir, 'demo', 'demo-model.model')))[0]!;
+    const trusted = decodeStream(readFileSync(join(dir, 'demo', 'trusted.assert')));
+    const apiKey = readFileSync(join(dir, 'demo', 'api-key'), 'utf8').trim();
+    const keys = await deviceKeys(400, 1024);
+
+    const outcomes = keys.map((deviceKey) =>
+      registerDevice({ url, headers: { 'api-key': apiKey }, model, trusted, deviceKey }).then(
+        (r) => ({ kind: 'serial' as const, serial: r.serial.headerString('serial') }),
+        (e: unknown) => {
+          if (e instanceof DeviceRegistrationError && e.status === 503) return { kind: '503' as const };
+          // Refused before it was received: the listener had closed (a device retries in a minute).
+          if (e instanceof DeviceRegistrationError && e.kind === 'retry' && e.status === undefined && /cannot reach/.test(e.message)) return { kind: 'refused' as const };
+          return { kind: 'other' as const, error: String(e) };
+        },
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 250));
+    server.kill('SIGTERM');
+    const results = await Promise.all(outcomes);
+    expect(await exited).toBe(0);
+
+    expect(results.filter((r) => r.kind === 'other')).toEqual([]);
+    const answered = results.flatMap((r) => (r.kind === 'serial' ? [r.serial] : []));
+    expect(answered.length).toBeGreaterThan(0);
+    expect(results.some((r) => r.kind !== 'serial')).toBe(true);
+
+    const db = knex({ client: 'sqlite3', connection: { filename: join(dir, 'vault.db') }, useNullAsDefault: true });
+    try {
+      const stored = (await db('serials').join('models', 'models.id', 'serials.model_id').where('models.name', 'demo-model').pluck('serial')) as string[];
+      expect(stored.sort()).toEqual([...answered].sort());
+      const logged = (await db('issuance_log').where({ model: 'demo-model', outcome: 'issued' }).pluck('serial')) as string[];
+      expect(logged.sort()).toEqual([...answered].sort());
+    } finally {
+      await db.destroy();
+    }
+  });
+});
