@@ -55,8 +55,46 @@ export function parseConfig(input: unknown): Config {
 
 export const CONFIG_FILE = 'config.json';
 
+/** Environment variables that override the configuration file, and where they go. */
+export const ENV: ReadonlyArray<readonly [name: string, path: readonly string[], kind: 'string' | 'number']> = [
+  ['SERIAL_VAULT_DEVICE_HOST', ['device', 'host'], 'string'],
+  ['SERIAL_VAULT_DEVICE_PORT', ['device', 'port'], 'number'],
+  ['SERIAL_VAULT_DEVICE_BASE_PATH', ['device', 'basePath'], 'string'],
+  ['SERIAL_VAULT_DEVICE_MAX_IN_FLIGHT', ['device', 'maxInFlight'], 'number'],
+  ['SERIAL_VAULT_HSM_URI', ['hsm', 'uri'], 'string'],
+  ['SERIAL_VAULT_HSM_SIGNERS', ['hsm', 'signers'], 'number'],
+  ['SERIAL_VAULT_LOG_LEVEL', ['log', 'level'], 'string'],
+];
+
+/** Applies SERIAL_VAULT_* variables to a raw configuration; a value that is not a number is reported by name. */
+export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): { config: Record<string, unknown>; problems: string[] } {
+  const config = structuredClone(raw);
+  const problems: string[] = [];
+  for (const [name, path, kind] of ENV) {
+    const text = env[name];
+    if (text === undefined || text === '') continue;
+    let value: unknown = text;
+    if (kind === 'number') {
+      value = Number(text);
+      if (!/^\d+$/.test(text)) problems.push(`${name}: expected a whole number, got "${text}"`);
+    }
+    let node = config as Record<string, unknown>;
+    for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+    node[path.at(-1) as string] = value;
+  }
+  const url = env['SERIAL_VAULT_DATABASE_URL'];
+  if (url) config['database'] = { client: 'pg', connection: url };
+  return { config, problems };
+}
+
+/** The configuration as it may be shown: passwords in database URLs masked. */
+export function maskedConfig(config: Config): Config {
+  if (config.database.client !== 'pg') return config;
+  return { ...config, database: { ...config.database, connection: config.database.connection.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@') } };
+}
+
 /** Reads DATA_DIR/config.json; relative paths in it are relative to the data directory. */
-export async function loadConfig(dataDir: string, overrides: Partial<ConfigInput> = {}): Promise<Config> {
+export async function loadConfig(dataDir: string, overrides: Partial<ConfigInput> = {}, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
   const dir = resolve(dataDir);
   let text: string;
   try {
@@ -70,8 +108,13 @@ export async function loadConfig(dataDir: string, overrides: Partial<ConfigInput
   } catch (e) {
     throw new ConfigError([`${join(dir, CONFIG_FILE)} is not valid JSON: ${(e as Error).message}`]);
   }
-  const merged = { ...raw, ...overrides, dataDir: dir, device: { ...(raw['device'] as object), ...(overrides.device as object) } };
-  return parseConfig(merged);
+  const fromEnv = applyEnv(raw, env);
+  const base = fromEnv.config;
+  const merged = { ...base, ...overrides, dataDir: dir, device: { ...(base['device'] as object), ...(overrides.device as object) } };
+  const result = ConfigSchema.safeParse(merged);
+  const problems = [...fromEnv.problems, ...(result.success ? [] : result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`))];
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  return result.data;
 }
 
 export function databaseFile(config: Config): string | undefined {

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, Option } from '@commander-js/extra-typings';
 import { encodeStream } from '../../assertions/index.js';
 import { openVault, serveDevices, type Vault } from '../../app.js';
-import { CONFIG_FILE, loadConfig, parseConfig, type ConfigInput } from '../../config.js';
+import { CONFIG_FILE, loadConfig, maskedConfig, parseConfig, type ConfigInput } from '../../config.js';
 import { initToken } from '../../keystore/pkcs11/init-token.js';
 import { findSoftHsmModule } from '../../keystore/pkcs11/module-path.js';
 import { CliError, type CliIo } from '../io.js';
@@ -192,5 +192,30 @@ export function vaultCommands(io: CliIo): Command[] {
       });
     });
 
-  return [init, serve, exportCmd];
+  const config = new Command('config').description('the vault configuration: DATA_DIR/config.json and SERIAL_VAULT_* variables');
+  config
+    .command('check')
+    .description('validate the configuration; lists every problem and exits 2 if there is one')
+    .addOption(dataDirOption())
+    .action(async (options) => {
+      try {
+        await loadConfig(options.dataDir);
+      } catch (e) {
+        throw asCliError(e);
+      }
+      io.stdout('configuration ok\n');
+    });
+  config
+    .command('show')
+    .description('print the effective configuration (file, then environment), with passwords masked')
+    .addOption(dataDirOption())
+    .action(async (options) => {
+      try {
+        io.stdout(`${JSON.stringify(maskedConfig(await loadConfig(options.dataDir)), null, 2)}\n`);
+      } catch (e) {
+        throw asCliError(e);
+      }
+    });
+
+  return [init, serve, exportCmd, config];
 }
