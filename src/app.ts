@@ -2,8 +2,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { databaseFile, type Config } from './config.js';
-import { migrate, openDatabase, type Database } from './db/database.js';
+import { migrate, openDatabase, pendingMigrations, type Database } from './db/database.js';
+import { adminApp } from './http/admin-app.js';
 import { Lifecycle, deviceApp } from './http/device-app.js';
+import { Metrics } from './http/metrics.js';
 import type { KeyStore } from './keystore/keystore.js';
 import { Pkcs11KeyStore } from './keystore/pkcs11/keystore.js';
 import { BrandSetup } from './keys/brand-setup.js';
@@ -19,6 +21,7 @@ export interface Vault {
   readonly setup: BrandSetup;
   readonly provisioning: ProvisioningService;
   readonly logger: Logger;
+  readonly metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -51,6 +54,16 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
   const logger = options.logger ?? createLogger(config);
   if (config.hsm.softhsmConf) process.env['SOFTHSM2_CONF'] = config.hsm.softhsmConf;
   const db = openDatabase(databaseConfig(config));
+  const metrics = new Metrics();
+  const started = new Map<string, number>();
+  db.on('query', (q: { __knexQueryUid: string }) => started.set(q.__knexQueryUid, performance.now()));
+  const finished = (_: unknown, q: { __knexQueryUid: string }) => {
+    const t = started.get(q.__knexQueryUid);
+    if (t !== undefined) metrics.dbDuration.observe((performance.now() - t) / 1000);
+    started.delete(q.__knexQueryUid);
+  };
+  db.on('query-response', (r: unknown, q: { __knexQueryUid: string }) => finished(r, q));
+  db.on('query-error', (e: unknown, q: { __knexQueryUid: string }) => finished(e, q));
   let keystore: KeyStore | undefined;
   try {
     const applied = await migrate(db);
@@ -65,8 +78,9 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
         maxQueue: config.device.maxInFlight,
         onEvent: (e) => logger.warn({ event: e.type, ...('reason' in e ? { reason: e.reason } : {}) }, 'hsm'),
       }));
-    const setup = new BrandSetup(db, keystore);
-    const provisioning = new ProvisioningService(db, keystore, setup, { requestIdTtlMs: config.device.requestIdTtlSeconds * 1000 });
+    const signing = timedKeyStore(keystore, metrics);
+    const setup = new BrandSetup(db, signing);
+    const provisioning = new ProvisioningService(db, signing, setup, { requestIdTtlMs: config.device.requestIdTtlSeconds * 1000 });
     await provisioning.start();
     const ks = keystore;
     return {
@@ -76,6 +90,7 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
       setup,
       provisioning,
       logger,
+      metrics,
       async close() {
         await ks.close();
         await db.destroy();
@@ -86,6 +101,42 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
     await db.destroy();
     throw e;
   }
+}
+
+/** The keystore as the vault uses it, with every signature timed. */
+function timedKeyStore(store: KeyStore, metrics: Metrics): KeyStore {
+  const signDigest: KeyStore['signDigest'] = async (ref, digest) => {
+    const end = metrics.hsmSignDuration.startTimer();
+    try {
+      return await store.signDigest(ref, digest);
+    } finally {
+      end();
+    }
+  };
+  return {
+    generate: (label) => store.generate(label),
+    find: (ref) => store.find(ref),
+    list: () => store.list(),
+    signDigest,
+    destroy: (ref) => store.destroy(ref),
+    health: () => store.health(),
+    close: () => store.close(),
+    ...(store.load ? { load: () => store.load!() } : {}),
+  };
+}
+
+async function ready(vault: Vault): Promise<{ ok: boolean; problems: string[] }> {
+  const problems: string[] = [];
+  try {
+    await vault.db.raw('select 1');
+    const pending = await pendingMigrations(vault.db);
+    if (pending.length > 0) problems.push(`database: ${pending.length} migrations not applied`);
+  } catch (e) {
+    problems.push(`database: ${(e as Error).message}`);
+  }
+  const hsm = await vault.keystore.health();
+  if (!hsm.ok) problems.push(`hsm: ${hsm.problem ?? 'not ready'}`);
+  return { ok: problems.length === 0, problems };
 }
 
 export interface Listening {
@@ -109,17 +160,8 @@ export async function serveDevices(vault: Vault): Promise<Listening> {
     maxBodyBytes: device.maxBodyBytes,
     version: VERSION,
     logger: vault.logger,
-    ready: async () => {
-      const problems: string[] = [];
-      try {
-        await vault.db.raw('select 1');
-      } catch (e) {
-        problems.push(`database: ${(e as Error).message}`);
-      }
-      const hsm = await vault.keystore.health();
-      if (!hsm.ok) problems.push(`hsm: ${hsm.problem ?? 'not ready'}`);
-      return { ok: problems.length === 0, problems };
-    },
+    metrics: vault.metrics,
+    ready: () => ready(vault),
   });
   const server = createServer(app.callback());
   // Keep idle connections shorter than typical proxies', and cap slow clients.
@@ -139,6 +181,40 @@ export async function serveDevices(vault: Vault): Promise<Listening> {
     async close(graceMs = 20_000) {
       const drained = await lifecycle.drain(graceMs);
       if (!drained) vault.logger.warn({ inFlight: lifecycle.inFlight }, 'requests still in progress at the end of the shutdown grace period');
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+/** Starts the admin listener: Prometheus metrics and health checks. */
+export async function serveAdmin(vault: Vault): Promise<Listening> {
+  const { admin } = vault.config;
+  const app = adminApp({
+    metrics: vault.metrics,
+    ready: () => ready(vault),
+    beforeScrape: () => {
+      const load = vault.keystore.load?.();
+      if (load) {
+        vault.metrics.hsmQueueDepth.set(load.queued);
+        vault.metrics.hsmBusySigners.set(load.busy);
+      }
+    },
+  });
+  const server = createServer(app.callback());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(admin.port, admin.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/`;
+  vault.logger.info({ url }, 'admin listener (metrics, health) listening');
+  return {
+    server,
+    url,
+    async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -33,6 +33,13 @@ export const ConfigSchema = z.object({
       requestIdTtlSeconds: z.number().int().min(10).default(600),
     })
     .default({ host: '127.0.0.1', port: 8080, basePath: '/v1/', maxInFlight: 1000, maxBodyBytes: 256 * 1024, requestIdTtlSeconds: 600 }),
+  admin: z
+    .object({
+      /** The admin listener (metrics, health; the admin API later). Keep it off public networks. */
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8081),
+    })
+    .default({ host: '127.0.0.1', port: 8081 }),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
 });
 
@@ -63,6 +70,8 @@ export const ENV: ReadonlyArray<readonly [name: string, path: readonly string[],
   ['SERIAL_VAULT_DEVICE_MAX_IN_FLIGHT', ['device', 'maxInFlight'], 'number'],
   ['SERIAL_VAULT_HSM_URI', ['hsm', 'uri'], 'string'],
   ['SERIAL_VAULT_HSM_SIGNERS', ['hsm', 'signers'], 'number'],
+  ['SERIAL_VAULT_ADMIN_HOST', ['admin', 'host'], 'string'],
+  ['SERIAL_VAULT_ADMIN_PORT', ['admin', 'port'], 'number'],
   ['SERIAL_VAULT_LOG_LEVEL', ['log', 'level'], 'string'],
 ];
 

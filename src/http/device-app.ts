@@ -3,6 +3,7 @@ import Koa, { type Context, type Next } from 'koa';
 import getRawBody from 'raw-body';
 import type { Logger } from 'pino';
 import type { ProvisioningService } from '../provisioning/service.js';
+import type { Metrics } from './metrics.js';
 import { HttpError, describeError } from './errors.js';
 
 export const ASSERTION_TYPE = 'application/x.ubuntu.assertion';
@@ -18,6 +19,7 @@ export interface DeviceAppOptions {
   readonly ready: () => Promise<{ ok: boolean; problems: string[] }>;
   /** Requests still being handled, and whether the service is stopping: for a clean shutdown. */
   readonly lifecycle?: Lifecycle;
+  readonly metrics?: Metrics;
 }
 
 /** Counts requests in progress and refuses new ones once stopping, so a shutdown loses nothing. */
@@ -56,13 +58,14 @@ function sendJson(ctx: Context, status: number, value: unknown): void {
   ctx.body = Buffer.from(JSON.stringify(value));
 }
 
-function errors(logger: Logger) {
+function errors(logger: Logger, metrics: Metrics | undefined) {
   return async function renderErrors(ctx: Context, next: Next) {
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) throw new HttpError('ERR_NOT_FOUND', `no such endpoint: ${ctx.method} ${ctx.path}`);
     } catch (e) {
       const { status, code, message, expose } = describeError(e);
+      metrics?.refusals.inc({ code });
       if (!expose) logger.error({ err: e, reqId: ctx.state['reqId'] }, 'request failed');
       if (status === 503) ctx.set('Retry-After', '60');
       sendJson(ctx, status, { code, message, error_list: [{ code, message }] });
@@ -70,7 +73,7 @@ function errors(logger: Logger) {
   };
 }
 
-function accessLog(logger: Logger) {
+function accessLog(logger: Logger, metrics: Metrics | undefined) {
   let seq = 0;
   return async function logAccess(ctx: Context, next: Next) {
     const start = performance.now();
@@ -78,7 +81,12 @@ function accessLog(logger: Logger) {
     try {
       await next();
     } finally {
-      logger.info({ reqId: ctx.state['reqId'], method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - start), ip: ctx.ip }, 'request');
+      const ms = performance.now() - start;
+      // The route pattern, not the path: one series per endpoint whatever clients send.
+      const route = (ctx as Context & { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+      metrics?.httpRequests.inc({ route, method: ctx.method, status: String(ctx.status) });
+      metrics?.httpDuration.observe({ route }, ms / 1000);
+      logger.info({ reqId: ctx.state['reqId'], method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms), ip: ctx.ip }, 'request');
     }
   };
 }
@@ -129,6 +137,7 @@ export function deviceApp(service: ProvisioningService, options: DeviceAppOption
   router.post(`${base}serial`, limit, assertionBody(options.maxBodyBytes), async function issueSerial(ctx) {
     const result = await service.issueSerial({ apiKey: ctx.get('api-key') || undefined, body: ctx.state['body'] as Buffer, clientAddress: ctx.ip });
     ctx.state['serial'] = result.serial;
+    options.metrics?.serialsIssued.inc({ brand: result.brandId, model: result.model, outcome: result.outcome });
     ctx.status = 200;
     ctx.set('Content-Type', ASSERTION_TYPE);
     ctx.body = result.stream;
@@ -147,8 +156,8 @@ export function deviceApp(service: ProvisioningService, options: DeviceAppOption
     sendJson(ctx, r.ok ? 200 : 503, r);
   });
 
-  app.use(accessLog(options.logger));
-  app.use(errors(options.logger));
+  app.use(accessLog(options.logger, options.metrics));
+  app.use(errors(options.logger, options.metrics));
   if (options.lifecycle) app.use(options.lifecycle.middleware());
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: false }));

@@ -46,6 +46,8 @@ export interface KeyStore {
   health(): Promise<KeyStoreHealth>;
   /** Finishes in-flight operations and releases sessions and the module. */
   close(): Promise<void>;
+  /** How loaded the signers are right now, for metrics (cheap, no HSM call). */
+  load?(): { readonly signers: number; readonly busy: number; readonly queued: number };
 }
 
 /** The assertion codec's `Signer` for one key of a keystore. */

@@ -63,7 +63,7 @@ const data = mkdtempSync(join(tmpdir(), 'sv-bench-'));
 let server: ChildProcess | undefined;
 try {
   const port = await freePort();
-  await run([cli, 'init', '--data-dir', data, '--demo', '--port', String(port)]);
+  await run([cli, 'init', '--data-dir', data, '--demo', '--port', String(port), '--admin-port', String(await freePort())]);
   const config = JSON.parse(readFileSync(join(data, 'config.json'), 'utf8')) as { hsm: { uri: string; softhsmConf: string } };
   process.env['SOFTHSM2_CONF'] = config.hsm.softhsmConf;
   const keysFile = await deviceKeys(6000);

@@ -25,7 +25,8 @@ const freePort = () =>
 describe('SIGTERM during a burst of registrations', () => {
   it('every registration completes or gets a 503, and the database holds exactly the serials answered', async () => {
     const port = await freePort();
-    await initDataDir(dir, { port });
+    const adminPort = await freePort();
+    await initDataDir(dir, { port, adminPort });
     const setup = await openVault(await loadConfig(dir), { logger: captureLogger().logger });
     await createDemo(setup);
     await setup.close();

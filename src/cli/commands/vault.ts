@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from '@commander-js/extra-typings';
 import { encodeStream } from '../../assertions/index.js';
-import { openVault, serveDevices, type Vault } from '../../app.js';
+import { openVault, serveAdmin, serveDevices, type Vault } from '../../app.js';
 import { CONFIG_FILE, loadConfig, maskedConfig, parseConfig, type ConfigInput } from '../../config.js';
 import { initToken } from '../../keystore/pkcs11/init-token.js';
 import { findSoftHsmModule } from '../../keystore/pkcs11/module-path.js';
@@ -38,7 +38,7 @@ async function secretFile(path: string): Promise<void> {
 }
 
 /** Sets up the embedded defaults in a data directory: SoftHSM2 token, config, database. Idempotent. */
-export async function initDataDir(dataDir: string, options: { port?: number; database?: string } = {}): Promise<{ dir: string; created: boolean }> {
+export async function initDataDir(dataDir: string, options: { port?: number; adminPort?: number; database?: string } = {}): Promise<{ dir: string; created: boolean }> {
   const dir = resolve(dataDir);
   await mkdir(join(dir, 'tokens'), { recursive: true, mode: 0o700 });
   await mkdir(join(dir, 'secrets'), { recursive: true, mode: 0o700 });
@@ -65,6 +65,7 @@ export async function initDataDir(dataDir: string, options: { port?: number; dat
       database: options.database ? { client: 'pg', connection: options.database } : { client: 'sqlite', filename: 'vault.db' },
       hsm: { uri: `pkcs11:token=${TOKEN_LABEL}?pin-source=file:${join(dir, 'secrets', 'user-pin')}`, softhsmConf: conf },
       device: { port: options.port ?? 8080 },
+      admin: { port: options.adminPort ?? 8081 },
     };
     parseConfig(config);
     const { dataDir: _omit, ...stored } = config;
@@ -111,10 +112,15 @@ export function vaultCommands(io: CliIo): Command[] {
     .description('set up a data directory on the embedded defaults: SoftHSM2 token (random PINs in files), SQLite database, config')
     .addOption(dataDirOption())
     .option('--demo', 'also create a demo root, brand, model and API key, and print how to register a device')
-    .addOption(new Option('--port <port>', 'device API port').argParser((v) => Number(v)))
+    .addOption(new Option('--port <port>', 'device API port (default 8080)').argParser((v) => Number(v)))
+    .addOption(new Option('--admin-port <port>', 'admin listener port: metrics, health (default 8081; 0 picks a free one)').argParser((v) => Number(v)))
     .option('--database <url>', 'a PostgreSQL connection URL instead of SQLite')
     .action(async (options) => {
-      const { dir, created } = await initDataDir(options.dataDir, { ...(options.port ? { port: options.port } : {}), ...(options.database ? { database: options.database } : {}) });
+      const { dir, created } = await initDataDir(options.dataDir, {
+        ...(options.port !== undefined ? { port: options.port } : {}),
+        ...(options.adminPort !== undefined ? { adminPort: options.adminPort } : {}),
+        ...(options.database ? { database: options.database } : {}),
+      });
       io.stderr(`${created ? 'initialised' : 'using'} vault data in ${dir}\n`);
       io.stdout(
         [
@@ -163,7 +169,8 @@ export function vaultCommands(io: CliIo): Command[] {
         throw asCliError(e);
       }
       const listening = await serveDevices(vault);
-      io.stderr(`serial-vault ${vault.config.dataDir}: device API on ${listening.url}\n`);
+      const admin = await serveAdmin(vault);
+      io.stderr(`serial-vault ${vault.config.dataDir}: device API on ${listening.url}, metrics and health on ${admin.url}\n`);
       await new Promise<void>((resolveStop) => {
         const stop = (signal: string) => {
           vault.logger.info({ signal }, 'stopping: finishing the registrations in progress');
@@ -175,6 +182,7 @@ export function vaultCommands(io: CliIo): Command[] {
       // Registrations in progress finish (their serials are written), new ones get a 503,
       // then the HSM sessions and the database close.
       await listening.close();
+      await admin.close();
       await vault.close();
       vault.logger.info('stopped');
     });

@@ -188,6 +188,10 @@ export class Pkcs11KeyStore implements KeyStore {
     }
   }
 
+  load(): { signers: number; busy: number; queued: number } {
+    return { signers: this.pool.size, busy: this.pool.busy, queued: this.pool.queued };
+  }
+
   /** Resolves once a reconnection under way has finished. */
   async settled(): Promise<void> {
     await this.pool.settled();

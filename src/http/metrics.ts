@@ -1,0 +1,34 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The service's Prometheus series, in one registry per vault (no global state). */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly httpRequests = new Counter({ name: 'serial_vault_http_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'] as const, registers: [this.registry] });
+  readonly httpDuration = new Histogram({
+    name: 'serial_vault_http_request_duration_seconds',
+    help: 'HTTP request latency by route',
+    labelNames: ['route'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly serialsIssued = new Counter({ name: 'serial_vault_serials_issued_total', help: 'Serial assertions answered, by brand, model and outcome (issued, repeated, reprovisioned)', labelNames: ['brand', 'model', 'outcome'] as const, registers: [this.registry] });
+  readonly refusals = new Counter({ name: 'serial_vault_refusals_total', help: 'Requests refused, by error code', labelNames: ['code'] as const, registers: [this.registry] });
+  readonly hsmSignDuration = new Histogram({
+    name: 'serial_vault_hsm_sign_duration_seconds',
+    help: 'Time to get a signature from the HSM, queueing included',
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [this.registry],
+  });
+  readonly hsmQueueDepth = new Gauge({ name: 'serial_vault_hsm_queue_depth', help: 'Signatures waiting for an HSM signer', registers: [this.registry] });
+  readonly hsmBusySigners = new Gauge({ name: 'serial_vault_hsm_busy_signers', help: 'HSM signer sessions working', registers: [this.registry] });
+  readonly dbDuration = new Histogram({
+    name: 'serial_vault_db_query_duration_seconds',
+    help: 'Database statement latency',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'serial_vault_' });
+  }
+}
