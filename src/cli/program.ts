@@ -5,6 +5,7 @@ import { hsmCommand } from './commands/hsm.js';
 import { keyCommand } from './commands/key.js';
 import { brandCommands } from './commands/brand.js';
 import { deviceCommand } from './commands/device.js';
+import { snapCommand } from './commands/snap.js';
 import { vaultCommands } from './commands/vault.js';
 import { CliError, type CliIo } from './io.js';
 
@@ -29,6 +30,7 @@ export function buildProgram(io: CliIo): Command {
   program.addCommand(keyCommand(io));
   for (const cmd of [...vaultCommands(io), ...brandCommands(io)]) program.addCommand(cmd);
   program.addCommand(deviceCommand(io));
+  program.addCommand(snapCommand(io), { hidden: true });
   // Commands built apart do not inherit the program's output and exit settings.
   const inherit = (cmd: CommandUnknownOpts) => {
     for (const sub of cmd.commands) {
