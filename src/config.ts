@@ -40,7 +40,13 @@ export const ConfigSchema = z.object({
       port: z.number().int().min(0).max(65535).default(8081),
     })
     .default({ host: '127.0.0.1', port: 8081 }),
-  log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+  log: z
+    .object({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** A file to log to instead of standard output (re-opened on SIGHUP, for logrotate). */
+      file: z.string().optional(),
+    })
+    .default({ level: 'info' }),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -73,6 +79,7 @@ export const ENV: ReadonlyArray<readonly [name: string, path: readonly string[],
   ['SERIAL_VAULT_ADMIN_HOST', ['admin', 'host'], 'string'],
   ['SERIAL_VAULT_ADMIN_PORT', ['admin', 'port'], 'number'],
   ['SERIAL_VAULT_LOG_LEVEL', ['log', 'level'], 'string'],
+  ['SERIAL_VAULT_LOG_FILE', ['log', 'file'], 'string'],
 ];
 
 /** Applies SERIAL_VAULT_* variables to a raw configuration; a value that is not a number is reported by name. */

@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from '@commander-js/extra-typings';
 import { encodeStream } from '../../assertions/index.js';
-import { openVault, serveAdmin, serveDevices, type Vault } from '../../app.js';
+import { openVault, reopenLog, serveAdmin, serveDevices, type Vault } from '../../app.js';
 import { CONFIG_FILE, loadConfig, maskedConfig, parseConfig, type ConfigInput } from '../../config.js';
 import { initToken } from '../../keystore/pkcs11/init-token.js';
 import { findSoftHsmModule } from '../../keystore/pkcs11/module-path.js';
@@ -178,6 +178,10 @@ export function vaultCommands(io: CliIo): Command[] {
         };
         process.once('SIGINT', () => stop('SIGINT'));
         process.once('SIGTERM', () => stop('SIGTERM'));
+        process.on('SIGHUP', () => {
+          reopenLog(vault.logger);
+          vault.logger.info('log file re-opened (SIGHUP)');
+        });
       });
       // Registrations in progress finish (their serials are written), new ones get a 503,
       // then the HSM sessions and the database close.
