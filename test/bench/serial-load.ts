@@ -41,10 +41,15 @@ function post(path: string, headers: Record<string, string>, body?: Buffer): Pro
 let next = 0;
 const latencies: number[] = [];
 let errors = 0;
+/** Every device key is used once; a run that needs more stops early and says so. */
+let exhausted = false;
 
 async function registerOne(): Promise<void> {
   const key = keys[next++];
-  if (!key) throw new Error('out of device keys');
+  if (!key) {
+    exhausted = true;
+    return;
+  }
   const start = performance.now();
   try {
     const idRes = await post('request-id', { 'api-key': apiKey });
@@ -68,7 +73,7 @@ const end = begin + seconds * 1000;
 if (mode === 'closed') {
   await Promise.all(
     Array.from({ length: Number(amount) }, async () => {
-      while (performance.now() < end) await registerOne();
+      while (performance.now() < end && !exhausted) await registerOne();
     }),
   );
 } else {
@@ -85,5 +90,6 @@ if (mode === 'closed') {
 const elapsed = (performance.now() - begin) / 1000;
 latencies.sort((a, b) => a - b);
 const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
-console.log(JSON.stringify({ count: latencies.length, errors, seconds: elapsed, rate: latencies.length / elapsed, p50: pct(50), p99: pct(99) }));
+if (exhausted) process.stderr.write('serial-load: ran out of device keys before the end of the run\n');
+console.log(JSON.stringify({ exhausted, count: latencies.length, errors, seconds: elapsed, rate: latencies.length / elapsed, p50: pct(50), p99: pct(99) }));
 agent.destroy();

@@ -66,7 +66,7 @@ try {
   await run([cli, 'init', '--data-dir', data, '--demo', '--port', String(port), '--admin-port', String(await freePort())]);
   const config = JSON.parse(readFileSync(join(data, 'config.json'), 'utf8')) as { hsm: { uri: string; softhsmConf: string } };
   process.env['SOFTHSM2_CONF'] = config.hsm.softhsmConf;
-  const keysFile = await deviceKeys(6000);
+  const keysFile = await deviceKeys(Math.ceil(400 * SECONDS * (LEVELS.length + 1)));
 
   console.log(`serial benchmark: SoftHSM2 RSA-4096 brand key, SQLite, ${LEVELS.join('/')} concurrent devices, ${SECONDS} s per level, node ${process.version}`);
 
@@ -104,7 +104,7 @@ try {
   type Result = { count: number; errors: number; rate: number; p50: number; p99: number };
   let best: Result | undefined;
   for (const c of LEVELS) {
-    const r = JSON.parse(await run([loader, url, apiKey, modelFile, slice(Math.ceil(250 * SECONDS)), 'closed', String(c), String(SECONDS)])) as Result;
+    const r = JSON.parse(await run([loader, url, apiKey, modelFile, slice(Math.ceil(400 * SECONDS)), 'closed', String(c), String(SECONDS)])) as Result;
     console.log(`${String(c).padStart(4)} concurrent devices:  ${fmt(r.rate)} registrations/s, p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms, errors ${r.errors}`);
     if (!best || r.rate > best.rate) best = r;
   }
