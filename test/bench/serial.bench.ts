@@ -8,26 +8,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, generateKeyPair } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Pkcs11KeyStore } from '../../src/keystore/pkcs11/keystore.js';
 import { fmt, timedRate } from './measure.js';
+import { freePort, waitUntilOk } from '../support/net.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 4);
 const LEVELS = [8, 32, 128];
 const root = resolve(import.meta.dirname, '..', '..', '..');
 const cli = join(root, 'dist', 'src', 'cli', 'main.js');
 const loader = join(root, 'dist', 'test', 'bench', 'serial-load.js');
-
-const freePort = () =>
-  new Promise<number>((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
 
 const run = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
   new Promise<string>((res, rej) => {
@@ -80,11 +72,7 @@ try {
 
   server = spawn(process.execPath, [cli, 'serve', '--data-dir', data], { stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}/v1/`;
-  for (let i = 0; i < 100; i++) {
-    const ok = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false);
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitUntilOk(`http://127.0.0.1:${port}/health/ready`, 100);
   let peakRss = 0;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(server!.pid!))), 200);
   const apiKey = readFileSync(join(data, 'demo', 'api-key'), 'utf8').trim();

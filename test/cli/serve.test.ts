@@ -1,22 +1,14 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, renameSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initDataDir } from '../../src/cli/commands/vault.js';
 import { removeDataDir, testDataDir } from '../support/vault.js';
+import { freePort, waitUntilOk } from '../support/net.js';
 
 const dir = testDataDir();
 afterAll(() => removeDataDir(dir));
 const bin = resolve('dist/src/cli/main.js');
-
-const freePort = () =>
-  new Promise<number>((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
 
 describe('serial-vault serve', () => {
   it('stops at start on an invalid configuration, listing every problem', () => {
@@ -43,11 +35,7 @@ describe('serial-vault serve', () => {
     const server = spawn(process.execPath, [bin, 'serve', '--data-dir', dir], { env: { ...process.env, SERIAL_VAULT_LOG_FILE: log }, stdio: 'ignore' });
     const exited = new Promise((r) => server.once('exit', r));
     try {
-      let up = false;
-      for (let i = 0; i < 100 && !up; i++) {
-        up = await fetch(`http://127.0.0.1:${port}/v1/version`).then((r) => r.ok, () => false);
-        if (!up) await new Promise((r) => setTimeout(r, 100));
-      }
+      const up = await waitUntilOk(`http://127.0.0.1:${port}/v1/version`, 100);
       expect(up).toBe(true);
       await fetch(`http://127.0.0.1:${port}/v1/request-id`, { method: 'POST', headers: { 'api-key': 'sv_0123456789ab_secretsecretsecretsecretsecret12' } });
       renameSync(log, `${log}.1`);

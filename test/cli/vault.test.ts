@@ -1,22 +1,14 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TrustDatabase, decodeStream } from '../../src/assertions/index.js';
 import { cli } from '../support/cli.js';
 import { removeDataDir, testDataDir } from '../support/vault.js';
+import { freePort, waitUntilOk } from '../support/net.js';
 
 const dir = testDataDir();
 afterAll(() => removeDataDir(dir));
-
-const freePort = () =>
-  new Promise<number>((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
 
 describe('the vault commands, as the README uses them', () => {
   let port: number;
@@ -79,11 +71,7 @@ describe('the vault commands, as the README uses them', () => {
     const bin = resolve('dist/src/cli/main.js');
     const server = spawn(process.execPath, [bin, 'serve', '--data-dir', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
     try {
-      let ready = false;
-      for (let i = 0; i < 100 && !ready; i++) {
-        ready = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false);
-        if (!ready) await new Promise((r) => setTimeout(r, 100));
-      }
+      const ready = await waitUntilOk(`http://127.0.0.1:${port}/health/ready`, 100);
       expect(ready).toBe(true);
       const out = join(dir, 'answer.assert');
       const result = await new Promise<{ code: number | null; stderr: string }>((res) => {

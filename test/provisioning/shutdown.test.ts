@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import knex from 'knex';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,17 +9,10 @@ import { createDemo, initDataDir } from '../../src/cli/commands/vault.js';
 import { loadConfig } from '../../src/config.js';
 import { DeviceRegistrationError, registerDevice } from '../../src/cli/device-client.js';
 import { captureLogger, deviceKeys, removeDataDir, testDataDir } from '../support/vault.js';
+import { freePort, waitUntilOk } from '../support/net.js';
 
 const dir = testDataDir();
 afterAll(() => removeDataDir(dir));
-
-const freePort = () =>
-  new Promise<number>((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
 
 describe('SIGTERM during a burst of registrations', () => {
   it('every registration completes or gets a 503, and the database holds exactly the serials answered', async () => {
@@ -34,10 +26,7 @@ describe('SIGTERM during a burst of registrations', () => {
     const server = spawn(process.execPath, [resolve('dist/src/cli/main.js'), 'serve', '--data-dir', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
     const exited = new Promise<number | null>((r) => server.once('exit', r));
     const url = `http://127.0.0.1:${port}/v1/`;
-    for (let i = 0; i < 100; i++) {
-      if (await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false)) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitUntilOk(`http://127.0.0.1:${port}/health/ready`, 100);
     const model = decodeStream(readFileSync(join(dir, 'demo', 'demo-model.model')))[0]!;
     const trusted = decodeStream(readFileSync(join(dir, 'demo', 'trusted.assert')));
     const apiKey = readFileSync(join(dir, 'demo', 'api-key'), 'utf8').trim();

@@ -1,6 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -8,20 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeStream } from '../../src/assertions/index.js';
 import { registerDevice } from '../../src/cli/device-client.js';
 import { deviceKeys } from '../support/vault.js';
+import { freePort, waitUntilOk } from '../support/net.js';
 
 /** Interfaces snapd knows (its builtin list has these names): `snap pack` only warns on an unknown one. */
 const KNOWN_INTERFACES = new Set(['network', 'network-bind', 'pkcs11', 'raw-usb', 'home', 'hardware-observe', 'system-observe', 'log-observe', 'network-observe', 'removable-media']);
 
 const work = mkdtempSync(join(tmpdir(), 'sv-snap-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-const freePort = () =>
-  new Promise<number>((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
 
 describe('the snap', () => {
   let snapFile: string;
@@ -105,11 +97,7 @@ describe('the snap', () => {
     const daemon = spawn(join(root, 'bin', 'serial-vault-daemon'), { env, stdio: 'ignore' });
     const exited = new Promise((r) => daemon.once('exit', r));
     try {
-      let ready = false;
-      for (let i = 0; i < 150 && !ready; i++) {
-        ready = await fetch(`http://127.0.0.1:${device.port}/health/ready`).then((r) => r.ok, () => false);
-        if (!ready) await new Promise((r) => setTimeout(r, 100));
-      }
+      const ready = await waitUntilOk(`http://127.0.0.1:${device.port}/health/ready`, 150);
       expect(ready).toBe(true);
       const [deviceKey] = await deviceKeys(1);
       const result = await registerDevice({
