@@ -175,7 +175,7 @@ export class ProvisioningService {
           await this.serials.log(trx, { ...logBase, serial: existing.serial, outcome: 'repeated' });
         })
         .catch(transient);
-      return this.answer(Buffer.from(existing.assertion, 'utf8'), model, existing.serial, signingKey.keyId, 'repeated');
+      return this.answer(decodeStream(Buffer.from(existing.assertion, 'utf8')), model, existing.serial, signingKey.keyId, 'repeated');
     };
 
     const again = await repeat();
@@ -227,7 +227,7 @@ export class ProvisioningService {
           ...(holder ? { replaces: holder } : {}),
       });
       number = undefined;
-      return this.answer(signed.encode(), model, serial, signingKey.keyId, outcome);
+      return this.answer([signed], model, serial, signingKey.keyId, outcome);
     } catch (e) {
       if (isUniqueViolation(e)) {
         // Lost a race: the same device (answer with its serial), the request-id used by
@@ -257,14 +257,13 @@ export class ProvisioningService {
     return model;
   }
 
-  private async answer(serial: Buffer, model: ModelRecord, serialNumber: string, signingKeyId: string, outcome: IssueResult['outcome']): Promise<IssueResult> {
+  private async answer(serial: Assertion[], model: ModelRecord, serialNumber: string, signingKeyId: string, outcome: IssueResult['outcome']): Promise<IssueResult> {
     const cacheKey = `${model.brandAccountId}\0${signingKeyId}`;
     let chain = this.chains.get(cacheKey);
     if (!chain) {
       chain = await this.setup.brandChain(model.brandAccountId, signingKeyId).catch(transient);
       this.chains.set(cacheKey, chain);
     }
-    const serialAssertion = decodeStream(serial);
-    return { stream: encodeStream([...serialAssertion, ...chain]), serial: serialNumber, brandId: model.brandAccountId, model: model.name, outcome };
+    return { stream: encodeStream([...serial, ...chain]), serial: serialNumber, brandId: model.brandAccountId, model: model.name, outcome };
   }
 }
