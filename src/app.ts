@@ -1,4 +1,6 @@
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { databaseFile, type Config } from './config.js';
@@ -54,6 +56,21 @@ export function reopenLog(logger: Logger): void {
   reopeners.get(logger)?.();
 }
 
+/**
+ * The embedded SoftHSM2 configuration names its token directory by absolute
+ * path; when the data directory has moved (snap refresh, restored backup),
+ * point it at the tokens beside it again.
+ */
+async function followDataDir(config: Config): Promise<void> {
+  const conf = config.hsm.softhsmConf;
+  if (!conf || dirname(conf) !== config.dataDir) return;
+  const text = await readFile(conf, 'utf8').catch(() => undefined);
+  if (text === undefined) return;
+  const tokens = join(config.dataDir, 'tokens');
+  const updated = text.replace(/^directories\.tokendir\s*=.*$/m, `directories.tokendir = ${tokens}`);
+  if (updated !== text) await writeFile(conf, updated, { mode: 0o600 });
+}
+
 export function databaseConfig(config: Config) {
   return config.database.client === 'sqlite'
     ? { client: 'sqlite' as const, filename: databaseFile(config) as string, busyTimeoutMs: config.database.busyTimeoutMs }
@@ -62,7 +79,10 @@ export function databaseConfig(config: Config) {
 
 export async function openVault(config: Config, options: VaultOptions = {}): Promise<Vault> {
   const logger = options.logger ?? createLogger(config);
-  if (config.hsm.softhsmConf) process.env['SOFTHSM2_CONF'] = config.hsm.softhsmConf;
+  if (config.hsm.softhsmConf) {
+    await followDataDir(config);
+    process.env['SOFTHSM2_CONF'] = config.hsm.softhsmConf;
+  }
   const db = openDatabase(databaseConfig(config));
   const metrics = new Metrics();
   const started = new Map<string, number>();

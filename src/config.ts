@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -130,7 +130,19 @@ export async function loadConfig(dataDir: string, overrides: Partial<ConfigInput
   const result = ConfigSchema.safeParse(merged);
   const problems = [...fromEnv.problems, ...(result.success ? [] : result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`))];
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
-  return result.data;
+  return resolvePaths(result.data);
+}
+
+/**
+ * Relative paths in the configuration are relative to the data directory:
+ * the SoftHSM2 configuration file and a `pin-source=file:` without a leading
+ * slash. The embedded defaults use them, so a data directory can move.
+ */
+export function resolvePaths(config: Config): Config {
+  const hsm = { ...config.hsm };
+  if (hsm.softhsmConf && !isAbsolute(hsm.softhsmConf)) hsm.softhsmConf = join(config.dataDir, hsm.softhsmConf);
+  hsm.uri = hsm.uri.replace(/([?&]pin-source=file:)(?!\/)([^&]*)/, (_, key: string, path: string) => `${key}${join(config.dataDir, decodeURIComponent(path))}`);
+  return { ...config, hsm };
 }
 
 export function databaseFile(config: Config): string | undefined {

@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { loadConfig } from '../../src/config.js';
 import { Pkcs11KeyStore } from '../../src/keystore/pkcs11/keystore.js';
 import { fmt, timedRate } from './measure.js';
 import { freePort, waitUntilOk } from '../support/net.js';
@@ -56,7 +57,7 @@ let server: ChildProcess | undefined;
 try {
   const port = await freePort();
   await run([cli, 'init', '--data-dir', data, '--demo', '--port', String(port), '--admin-port', String(await freePort())]);
-  const config = JSON.parse(readFileSync(join(data, 'config.json'), 'utf8')) as { hsm: { uri: string; softhsmConf: string } };
+  const config = await loadConfig(data);
   process.env['SOFTHSM2_CONF'] = config.hsm.softhsmConf;
   const keysFile = await deviceKeys(Math.ceil(400 * SECONDS * (LEVELS.length + 1)));
 

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TrustDatabase, decodeStream } from '../../src/assertions/index.js';
@@ -92,6 +92,20 @@ describe('the vault commands, as the README uses them', () => {
     } finally {
       server.kill('SIGTERM');
       await new Promise((r) => server.once('exit', r));
+    }
+  });
+
+  it('keeps working when the data directory moves (a snap refresh, a restored backup)', async () => {
+    const moved = `${dir}-moved`;
+    cpSync(dir, moved, { recursive: true });
+    try {
+      const { code, stdout } = await cli('model', 'list', '--data-dir', moved);
+      expect(code).toBe(0);
+      expect(stdout).toContain('demo-brand/demo-model');
+      expect(readFileSync(join(moved, 'softhsm2.conf'), 'utf8')).toContain(`directories.tokendir = ${join(resolve(moved), 'tokens')}`);
+      expect((await cli('config', 'show', '--data-dir', moved)).stdout).toContain(`pin-source=file:${join(resolve(moved), 'secrets', 'user-pin')}`);
+    } finally {
+      removeDataDir(moved);
     }
   });
 });

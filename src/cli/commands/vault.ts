@@ -63,7 +63,8 @@ export async function initDataDir(dataDir: string, options: { port?: number; adm
     const config: ConfigInput = {
       dataDir: dir,
       database: options.database ? { client: 'pg', connection: options.database } : { client: 'sqlite', filename: 'vault.db' },
-      hsm: { uri: `pkcs11:token=${TOKEN_LABEL}?pin-source=file:${join(dir, 'secrets', 'user-pin')}`, softhsmConf: conf },
+      // Paths relative to the data directory: it may move (a snap refresh changes $SNAP_DATA, backups are restored elsewhere).
+      hsm: { uri: `pkcs11:token=${TOKEN_LABEL}?pin-source=file:secrets/user-pin`, softhsmConf: 'softhsm2.conf' },
       device: { port: options.port ?? 8080 },
       admin: { port: options.adminPort ?? 8081 },
     };
