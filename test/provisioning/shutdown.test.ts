@@ -32,9 +32,18 @@ describe('SIGTERM during a burst of registrations', () => {
     const apiKey = readFileSync(join(dir, 'demo', 'api-key'), 'utf8').trim();
     const keys = await deviceKeys(400, 1024);
 
+    // SIGTERM once a few devices have their serial: the burst is then surely under way.
+    let done = 0;
+    let signalled = false;
     const outcomes = keys.map((deviceKey) =>
       registerDevice({ url, headers: { 'api-key': apiKey }, model, trusted, deviceKey }).then(
-        (r) => ({ kind: 'serial' as const, serial: r.serial.headerString('serial') }),
+        (r) => {
+          if (++done === 20 && !signalled) {
+            signalled = true;
+            server.kill('SIGTERM');
+          }
+          return { kind: 'serial' as const, serial: r.serial.headerString('serial') };
+        },
         (e: unknown) => {
           if (e instanceof DeviceRegistrationError && e.status === 503) return { kind: '503' as const };
           // Refused before it was received: the listener had closed (a device retries in a minute).
@@ -43,9 +52,8 @@ describe('SIGTERM during a burst of registrations', () => {
         },
       ),
     );
-    await new Promise((r) => setTimeout(r, 250));
-    server.kill('SIGTERM');
     const results = await Promise.all(outcomes);
+    expect(signalled).toBe(true);
     expect(await exited).toBe(0);
 
     expect(results.filter((r) => r.kind === 'other')).toEqual([]);
