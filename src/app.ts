@@ -95,10 +95,10 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
   db.on('query-response', (r: unknown, q: { __knexQueryUid: string }) => finished(r, q));
   db.on('query-error', (e: unknown, q: { __knexQueryUid: string }) => finished(e, q));
   let keystore: KeyStore | undefined;
-  let stopCheckpoints = () => undefined as void;
+  let stopMaintenance = () => undefined as void;
   try {
     const applied = await migrate(db);
-    stopCheckpoints = checkpointWhenIdle(db);
+    stopMaintenance = checkpointWhenIdle(db);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
     keystore =
       options.keystore ??
@@ -114,6 +114,14 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
     const setup = new BrandSetup(db, signing);
     const provisioning = new ProvisioningService(db, signing, setup, { requestIdTtlMs: config.device.requestIdTtlSeconds * 1000 });
     await provisioning.start();
+    // Used request-ids are kept a day after they expire (re-posts, audit), then forgotten.
+    const pruner = setInterval(() => void provisioning.requestIds.prune().catch(() => undefined), 3600_000);
+    pruner.unref();
+    const stopCheckpointTimer = stopMaintenance;
+    stopMaintenance = () => {
+      clearInterval(pruner);
+      stopCheckpointTimer();
+    };
     const ks = keystore;
     return {
       config,
@@ -124,13 +132,13 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
       logger,
       metrics,
       async close() {
-        stopCheckpoints();
+        stopMaintenance();
         await ks.close();
         await db.destroy();
       },
     };
   } catch (e) {
-    stopCheckpoints();
+    stopMaintenance();
     await keystore?.close();
     await db.destroy();
     throw e;

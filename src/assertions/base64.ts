@@ -1,7 +1,5 @@
 import { AssertionError, type AssertionErrorCode } from './errors.js';
 
-const BASE64URL_RAW = /^[A-Za-z0-9_-]*$/;
-
 /**
  * Decodes standard padded base64 that may be broken into lines, as Go's
  * decoder does (it skips line breaks and nothing else). Node's decoder
@@ -32,8 +30,4 @@ export function encodeBase64Lines(data: Uint8Array): string[] {
   const lines: string[] = [];
   for (let i = 0; i < flat.length; i += 76) lines.push(flat.slice(i, i + 76));
   return lines;
-}
-
-export function isBase64UrlRaw(text: string): boolean {
-  return BASE64URL_RAW.test(text) && text.length % 4 !== 1;
 }

@@ -142,7 +142,8 @@ export class TrustDatabase implements TrustLookup {
     }
   }
 
-  private signingKey(a: Assertion): SigningKey | undefined {
+  /** The key that signed `a`, with its validity window when it is an account-key (self-signed types have none). */
+  private signingKey(a: Assertion): { readonly key: PublicKey; readonly validity?: Validity } {
     if (a.spec.noAuthority) {
       const key = a.spec.signingKey?.(a, this);
       if (!key) {
@@ -155,7 +156,7 @@ export class TrustDatabase implements TrustLookup {
           header: 'sign-key-sha3-384',
         });
       }
-      return undefined;
+      return { key };
     }
     const entry = this.keys.get(a.signKeyId);
     if (!entry || entry.accountId !== a.authorityId) {
@@ -163,25 +164,24 @@ export class TrustDatabase implements TrustLookup {
         header: 'sign-key-sha3-384',
       });
     }
-    return entry.key;
+    return { key: entry.key.key, validity: entry.key };
   }
 
   private verify(a: Assertion): void {
-    const signing = this.signingKey(a);
-    if (signing && !isValidAt(signing, this.now())) {
+    const { key, validity } = this.signingKey(a);
+    if (validity && !isValidAt(validity, this.now())) {
       throw new AssertionError(
         'ERR_KEY_NOT_VALID',
-        `assertion is signed with expired public key "${a.signKeyId}" from "${a.authorityId}" (valid ${describeValidity(signing)})`,
+        `assertion is signed with expired public key "${a.signKeyId}" from "${a.authorityId}" (valid ${describeValidity(validity)})`,
         { header: 'sign-key-sha3-384' },
       );
     }
-    const key = signing?.key ?? a.spec.signingKey?.(a, this);
-    if (key) verifySignature(a.content, a.signaturePacket, key);
+    verifySignature(a.content, a.signaturePacket, key);
     const timestamp = (a.view as { timestamp?: unknown } | undefined)?.timestamp;
-    if (signing && timestamp instanceof Date && !isValidAt(signing, timestamp)) {
+    if (validity && timestamp instanceof Date && !isValidAt(validity, timestamp)) {
       throw new AssertionError(
         'ERR_KEY_NOT_VALID',
-        `${a.type} assertion timestamp ${timestamp.toISOString()} is outside the signing key's validity (${describeValidity(signing)})`,
+        `${a.type} assertion timestamp ${timestamp.toISOString()} is outside the signing key's validity (${describeValidity(validity)})`,
         { header: 'timestamp' },
       );
     }

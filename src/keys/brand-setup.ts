@@ -37,7 +37,7 @@ export class BrandSetup {
   readonly assertions: AssertionStore;
 
   constructor(
-    private readonly db: Database,
+    db: Database,
     private readonly keystore: KeyStore,
     private readonly clock: () => Date = () => new Date(),
   ) {
@@ -195,9 +195,5 @@ export class BrandSetup {
     const account = await this.assertions.get('account', [brandAccountId]);
     const accountKey = await this.assertions.get('account-key', [signingKeyId]);
     return [account, accountKey].filter((a): a is Assertion => a !== undefined);
-  }
-
-  get database(): Database {
-    return this.db;
   }
 }
