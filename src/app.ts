@@ -1,10 +1,13 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { databaseFile, type Config } from './config.js';
 import { checkpointWhenIdle, migrate, openDatabase, pendingMigrations, type Database } from './db/database.js';
+import { AccountsService } from './accounts/service.js';
+import { OidcSignIn } from './accounts/sso.js';
+import { vaultSecret } from './db/settings.js';
 import { adminApp } from './http/admin-app.js';
 import { Lifecycle, deviceApp } from './http/device-app.js';
 import { Metrics } from './http/metrics.js';
@@ -22,6 +25,7 @@ export interface Vault {
   readonly keystore: KeyStore;
   readonly setup: BrandSetup;
   readonly provisioning: ProvisioningService;
+  readonly accounts: AccountsService;
   readonly logger: Logger;
   readonly metrics: Metrics;
   close(): Promise<void>;
@@ -41,7 +45,10 @@ export function createLogger(config: Config, fd: 1 | 2 = 1): Logger {
       level: config.log.level,
       base: { service: 'serial-vault' },
       // Anything that might carry a secret is removed before it is written.
-      redact: { paths: ['pin', '*.pin', 'apiKey', '*.apiKey', 'req.headers["api-key"]', 'req.headers.authorization', 'req.headers.cookie', 'headers["api-key"]'], remove: true },
+      redact: {
+        paths: ['pin', '*.pin', 'apiKey', '*.apiKey', 'secret', '*.secret', 'token', 'sessionId', 'clientSecret', '*.clientSecret', 'req.headers["api-key"]', 'req.headers.authorization', 'req.headers.cookie', 'headers["api-key"]', 'headers.authorization', 'headers.cookie'],
+        remove: true,
+      },
     },
     destination,
   );
@@ -123,12 +130,14 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
       stopCheckpointTimer();
     };
     const ks = keystore;
+    const accounts = new AccountsService(db, { sessionTtlMs: config.admin.sessionHours * 3600_000, maxTokenDays: config.admin.maxTokenDays });
     return {
       config,
       db,
       keystore: ks,
       setup,
       provisioning,
+      accounts,
       logger,
       metrics,
       async close() {
@@ -231,11 +240,24 @@ export async function serveDevices(vault: Vault): Promise<Listening> {
   };
 }
 
-/** Starts the admin listener: Prometheus metrics and health checks. */
+/** Starts the admin listener: admin API, single sign-on, Prometheus metrics and health checks. */
 export async function serveAdmin(vault: Vault): Promise<Listening> {
   const { admin } = vault.config;
+  let handle: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => {
+    res.statusCode = 503;
+    res.end();
+  };
+  const server = createServer((req, res) => handle(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(admin.port, admin.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/`;
+  const publicUrl = new URL(admin.publicUrl ?? url);
   const app = adminApp({
     metrics: vault.metrics,
+    logger: vault.logger,
     ready: () => ready(vault),
     beforeScrape: () => {
       const load = vault.keystore.load?.();
@@ -244,15 +266,19 @@ export async function serveAdmin(vault: Vault): Promise<Listening> {
         vault.metrics.hsmBusySigners.set(load.busy);
       }
     },
+    api: {
+      accounts: vault.accounts,
+      sso: await signInFor(vault.config, publicUrl),
+      cookieKey: await vaultSecret(vault.db, 'cookie-key'),
+      publicUrl,
+      sessionTtlMs: admin.sessionHours * 3600_000,
+      maxBodyBytes: admin.maxBodyBytes,
+      version: VERSION,
+    },
   });
-  const server = createServer(app.callback());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(admin.port, admin.host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/`;
-  vault.logger.info({ url }, 'admin listener (metrics, health) listening');
+  if (publicUrl.protocol === 'https:') app.proxy = true; // behind the TLS proxy the public URL names
+  handle = app.callback();
+  vault.logger.info({ url, publicUrl: publicUrl.href, sso: vault.config.sso ? vault.config.sso.issuer : 'off' }, 'admin listener (admin API, sign-in, metrics, health) listening');
   return {
     server,
     url,
@@ -263,4 +289,26 @@ export async function serveAdmin(vault: Vault): Promise<Listening> {
       });
     },
   };
+}
+
+/** Single sign-on as configured; the client secret is read from its file. */
+async function signInFor(config: Config, publicUrl: URL): Promise<OidcSignIn | undefined> {
+  const sso = config.sso;
+  if (!sso) return undefined;
+  let clientSecret: string | undefined;
+  if (sso.clientSecretFile) {
+    try {
+      clientSecret = (await readFile(sso.clientSecretFile, 'utf8')).trim();
+    } catch (e) {
+      throw new Error(`cannot read the single sign-on client secret from ${sso.clientSecretFile}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  return new OidcSignIn({
+    issuer: sso.issuer,
+    clientId: sso.clientId,
+    ...(clientSecret ? { clientSecret } : {}),
+    redirectUri: new URL('auth/callback', publicUrl).href,
+    postLogoutRedirectUri: publicUrl.href,
+    scopes: sso.scopes,
+  });
 }

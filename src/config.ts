@@ -35,11 +35,33 @@ export const ConfigSchema = z.object({
     .default({ host: '127.0.0.1', port: 8080, basePath: '/v1/', maxInFlight: 1000, maxBodyBytes: 256 * 1024, requestIdTtlSeconds: 600 }),
   admin: z
     .object({
-      /** The admin listener (metrics, health; the admin API later). Keep it off public networks. */
+      /** The admin listener: admin API, sign-in, metrics, health. Keep it off public networks, or behind a TLS proxy. */
       host: z.string().default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(8081),
+      /**
+       * The URL browsers use to reach the admin listener (through a proxy, say): the
+       * sign-in callback is `<publicUrl>auth/callback`, and with https cookies are Secure.
+       * Default: http://<host>:<port>/.
+       */
+      publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+      /** How long a browser session lasts after signing in. */
+      sessionHours: z.number().min(0.1).max(24 * 30).default(8),
+      /** The longest life a person may give a personal access token. */
+      maxTokenDays: z.number().int().min(1).max(3650).default(365),
+      /** Largest JSON body the admin API reads. */
+      maxBodyBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
     })
-    .default({ host: '127.0.0.1', port: 8081 }),
+    .default({ host: '127.0.0.1', port: 8081, sessionHours: 8, maxTokenDays: 365, maxBodyBytes: 64 * 1024 }),
+  /** Single sign-on for people (OpenID Connect). Without it, only access tokens sign in. */
+  sso: z
+    .object({
+      issuer: z.url({ protocol: /^https?$/ }),
+      clientId: z.string().min(1),
+      /** A file holding the client secret (relative: in the data directory); absent for a public client. */
+      clientSecretFile: z.string().optional(),
+      scopes: z.string().default('openid email profile'),
+    })
+    .optional(),
   log: z
     .object({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -78,6 +100,7 @@ export const ENV: ReadonlyArray<readonly [name: string, path: readonly string[],
   ['SERIAL_VAULT_HSM_SIGNERS', ['hsm', 'signers'], 'number'],
   ['SERIAL_VAULT_ADMIN_HOST', ['admin', 'host'], 'string'],
   ['SERIAL_VAULT_ADMIN_PORT', ['admin', 'port'], 'number'],
+  ['SERIAL_VAULT_ADMIN_PUBLIC_URL', ['admin', 'publicUrl'], 'string'],
   ['SERIAL_VAULT_LOG_LEVEL', ['log', 'level'], 'string'],
   ['SERIAL_VAULT_LOG_FILE', ['log', 'file'], 'string'],
 ];
@@ -141,8 +164,9 @@ export async function loadConfig(dataDir: string, overrides: Partial<ConfigInput
 export function resolvePaths(config: Config): Config {
   const hsm = { ...config.hsm };
   if (hsm.softhsmConf && !isAbsolute(hsm.softhsmConf)) hsm.softhsmConf = join(config.dataDir, hsm.softhsmConf);
+  const sso = config.sso?.clientSecretFile && !isAbsolute(config.sso.clientSecretFile) ? { ...config.sso, clientSecretFile: join(config.dataDir, config.sso.clientSecretFile) } : config.sso;
   hsm.uri = hsm.uri.replace(/([?&]pin-source=file:)(?!\/)([^&]*)/, (_, key: string, path: string) => `${key}${join(config.dataDir, decodeURIComponent(path))}`);
-  return { ...config, hsm };
+  return { ...config, hsm, ...(sso ? { sso } : {}) };
 }
 
 export function databaseFile(config: Config): string | undefined {

@@ -13,9 +13,15 @@ const toBrand = (r: Record<string, unknown>): Brand => ({ id: Number(r['id']), a
 export class BrandRepository {
   constructor(private readonly db: Database) {}
 
+  /** A brand comes with its brand store (id: the account id), the root of its store tree. */
   async create(accountId: string, displayName: string): Promise<Brand> {
-    const [row] = await this.db('brands').insert({ account_id: accountId, display_name: displayName, created_at: nowIso() }).returning('*');
-    return toBrand(row as Record<string, unknown>);
+    return this.db.transaction(async (trx) => {
+      const createdAt = nowIso();
+      const [row] = await trx('brands').insert({ account_id: accountId, display_name: displayName, created_at: createdAt }).returning('*');
+      const brand = toBrand(row as Record<string, unknown>);
+      await trx('stores').insert({ id: accountId, name: displayName, brand_id: brand.id, parent_id: null, kind: 'brand', created_at: createdAt });
+      return brand;
+    });
   }
 
   async byAccountId(accountId: string): Promise<Brand | undefined> {

@@ -1,18 +1,46 @@
 import Router from '@koa/router';
 import Koa from 'koa';
+import type { Logger } from 'pino';
+import type { AccountsService } from '../accounts/service.js';
+import type { OidcSignIn } from '../accounts/sso.js';
+import { CookieSealer } from './admin/cookies.js';
+import { mountRoutes } from './admin/mount.js';
+import { openApiDocument } from './admin/openapi.js';
+import type { AdminRoute } from './admin/route.js';
+import { adminRoutes } from './admin/routes.js';
+import { mountSignIn } from './admin/sign-in.js';
 import type { Metrics } from './metrics.js';
+import { accessLog, errors, sendJson } from './middleware.js';
+
+export interface AdminApiOptions {
+  readonly accounts: AccountsService;
+  readonly sso: OidcSignIn | undefined;
+  /** Signs the sign-in cookie and derives CSRF tokens; a per-vault secret. */
+  readonly cookieKey: Buffer;
+  readonly publicUrl: URL;
+  readonly sessionTtlMs: number;
+  readonly maxBodyBytes: number;
+  readonly version: string;
+}
 
 export interface AdminAppOptions {
   readonly metrics: Metrics;
+  readonly logger: Logger;
   readonly ready: () => Promise<{ ok: boolean; problems: string[] }>;
   /** Refreshes gauges read on demand (HSM queue depth) before a scrape. */
   readonly beforeScrape?: () => void;
+  /** The admin API and sign-in; without it the listener serves metrics and health only. */
+  readonly api?: AdminApiOptions;
 }
 
-/** The admin listener: Prometheus metrics and health, apart from the device API. */
-export function adminApp(options: AdminAppOptions): Koa {
+/** Routes under /api/v1 that need no sign-in: the API's own description. */
+export const PUBLIC_API_PATHS = ['/api/v1/openapi.json'] as const;
+
+/** The admin listener: the admin API, single sign-on, Prometheus metrics and health, apart from the device API. */
+export function adminApp(options: AdminAppOptions): Koa & { readonly adminRoutes: readonly AdminRoute[] } {
   const app = new Koa();
   const router = new Router();
+  let routes: AdminRoute[] = [];
 
   router.get('/metrics', async function scrape(ctx) {
     options.beforeScrape?.();
@@ -21,18 +49,36 @@ export function adminApp(options: AdminAppOptions): Koa {
   });
 
   router.get('/health/live', async function live(ctx) {
-    ctx.set('Content-Type', 'application/json');
-    ctx.body = Buffer.from(JSON.stringify({ ok: true }));
+    sendJson(ctx, 200, { ok: true });
   });
 
   router.get('/health/ready', async function ready(ctx) {
     const r = await options.ready();
-    ctx.status = r.ok ? 200 : 503;
-    ctx.set('Content-Type', 'application/json');
-    ctx.body = Buffer.from(JSON.stringify(r));
+    sendJson(ctx, r.ok ? 200 : 503, r);
   });
 
+  const api = options.api;
+  if (api) {
+    const sealer = new CookieSealer(api.cookieKey);
+    routes = adminRoutes(api.accounts, (id) => sealer.csrfFor(id));
+    const document = openApiDocument(routes, api.version);
+    router.get('/api/v1/openapi.json', async function describeApi(ctx) {
+      sendJson(ctx, 200, document);
+    });
+    mountRoutes(router, routes, { accounts: api.accounts, sealer, maxBodyBytes: api.maxBodyBytes });
+    mountSignIn(router, { accounts: api.accounts, sso: api.sso, sealer, publicUrl: api.publicUrl, sessionTtlMs: api.sessionTtlMs });
+  }
+
+  // Scrapes and health probes come every few seconds: not worth a log line each.
+  const logAccess = accessLog(options.logger, undefined);
+  app.use((ctx, next) => (ctx.path === '/metrics' || ctx.path.startsWith('/health/') ? next() : logAccess(ctx, next)));
+  app.use(errors(options.logger, options.metrics));
+  app.use(async function noStore(ctx, next) {
+    await next();
+    // Answers about people and tokens must not sit in shared caches.
+    if (ctx.path.startsWith('/api/')) ctx.set('Cache-Control', 'no-store');
+  });
   app.use(router.routes());
-  app.use(router.allowedMethods());
-  return app;
+  app.use(router.allowedMethods({ throw: false }));
+  return Object.assign(app, { adminRoutes: routes });
 }

@@ -1,3 +1,4 @@
+import { AccountsError, type AccountsErrorCode } from '../accounts/errors.js';
 import { AssertionError, type AssertionErrorCode } from '../assertions/index.js';
 import { KeyStoreError, type KeyStoreErrorCode } from '../keystore/errors.js';
 import { ProvisioningError, type ProvisioningErrorCode } from '../provisioning/errors.js';
@@ -13,7 +14,7 @@ export type HttpErrorCode =
   | 'ERR_SHUTTING_DOWN'
   | 'ERR_INTERNAL';
 
-export type ErrorCode = HttpErrorCode | ProvisioningErrorCode | KeyStoreErrorCode | AssertionErrorCode;
+export type ErrorCode = HttpErrorCode | ProvisioningErrorCode | KeyStoreErrorCode | AssertionErrorCode | AccountsErrorCode;
 
 /**
  * Every code the service can answer with, and its HTTP status: one table, so
@@ -55,6 +56,25 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = {
   ERR_HSM_CONFIG: 500,
   ERR_HSM_FAILED: 500,
 
+  ERR_UNAUTHENTICATED: 401,
+  ERR_FORBIDDEN: 403,
+  ERR_CSRF: 403,
+  ERR_INVALID_INPUT: 400,
+  ERR_BRAND_UNKNOWN: 404,
+  ERR_STORE_UNKNOWN: 404,
+  ERR_STORE_EXISTS: 409,
+  ERR_PERSON_UNKNOWN: 404,
+  ERR_PERSON_EXISTS: 409,
+  ERR_GRANT_EXISTS: 409,
+  ERR_GRANT_UNKNOWN: 404,
+  ERR_LAST_ADMIN: 409,
+  ERR_TOKEN_UNKNOWN: 404,
+  ERR_TOKEN_SCOPE: 403,
+  ERR_SSO_NOT_CONFIGURED: 404,
+  ERR_SSO_FAILED: 400,
+  ERR_SSO_UNAVAILABLE: 503,
+  ERR_EMAIL_NOT_VERIFIED: 403,
+
   ERR_ASSERTION_SYNTAX: 400,
   ERR_ASSERTION_TOO_LARGE: 413,
   ERR_ASSERTION_ENCODING: 400,
@@ -80,6 +100,8 @@ export class HttpError extends Error {
   constructor(
     readonly code: HttpErrorCode,
     message: string,
+    /** Each problem found, when there are several (invalid fields). */
+    readonly details?: ReadonlyArray<{ code: string; message: string; field?: string }>,
   ) {
     super(message);
   }
@@ -87,7 +109,7 @@ export class HttpError extends Error {
 
 /** What a client may see: the code and message of known refusals; a generic line for our own failures. */
 export function describeError(e: unknown): { status: number; code: ErrorCode; message: string; expose: boolean } {
-  if (e instanceof HttpError || e instanceof ProvisioningError || e instanceof KeyStoreError || e instanceof AssertionError) {
+  if (e instanceof HttpError || e instanceof AccountsError || e instanceof ProvisioningError || e instanceof KeyStoreError || e instanceof AssertionError) {
     const status = STATUS[e.code];
     // Internal HSM detail (module paths, CKR names) stays in the log.
     const expose = status < 500 || status === 503;

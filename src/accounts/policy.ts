@@ -1,0 +1,56 @@
+import { ROLES, type Role } from './roles.js';
+
+/** Everything the admin API lets someone do. Each admin route declares one. */
+export type Action =
+  | 'me.read'
+  | 'brand.list'
+  | 'brand.read'
+  | 'store.list'
+  | 'store.read'
+  | 'store.create'
+  | 'store.update'
+  | 'grant.list'
+  | 'grant.create'
+  | 'grant.revoke'
+  | 'person.list'
+  | 'person.read'
+  | 'person.add'
+  | 'person.update'
+  | 'token.list'
+  | 'token.create'
+  | 'token.revoke'
+  | 'audit.read';
+
+/**
+ * What an action needs:
+ * - `store`: one of `roles` on the store the request names (held there or reaching it from above);
+ * - `any-store`: one of `roles` on at least one store (the result is then limited to what those stores see);
+ * - `signed-in`: only a signed-in person (the action is about the caller's own things, or lists what they can see).
+ */
+export type Requirement = { readonly scope: 'store' | 'any-store'; readonly roles: readonly Role[] } | { readonly scope: 'signed-in' };
+
+const anyRole = ROLES;
+
+/** The one policy table. The route × role test checks every admin route against it. */
+export const POLICY: Readonly<Record<Action, Requirement>> = {
+  'me.read': { scope: 'signed-in' },
+  'brand.list': { scope: 'signed-in' },
+  'brand.read': { scope: 'store', roles: anyRole },
+  'store.list': { scope: 'signed-in' },
+  'store.read': { scope: 'store', roles: anyRole },
+  'store.create': { scope: 'store', roles: ['admin'] },
+  'store.update': { scope: 'store', roles: ['admin'] },
+  'grant.list': { scope: 'store', roles: ['admin'] },
+  'grant.create': { scope: 'store', roles: ['admin'] },
+  'grant.revoke': { scope: 'store', roles: ['admin'] },
+  'person.list': { scope: 'any-store', roles: ['admin'] },
+  'person.read': { scope: 'any-store', roles: ['admin'] },
+  'person.add': { scope: 'any-store', roles: ['admin'] },
+  'person.update': { scope: 'any-store', roles: ['admin'] },
+  'token.list': { scope: 'signed-in' },
+  'token.create': { scope: 'signed-in' },
+  'token.revoke': { scope: 'signed-in' },
+  'audit.read': { scope: 'store', roles: ['admin', 'security-officer'] },
+};
+
+export const ACTIONS = Object.keys(POLICY) as Action[];

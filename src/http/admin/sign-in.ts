@@ -1,0 +1,93 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import getRawBody from 'raw-body';
+import { AccountsError } from '../../accounts/errors.js';
+import type { AccountsService } from '../../accounts/service.js';
+import type { OidcSignIn, PendingLogin } from '../../accounts/sso.js';
+import { describeError } from '../errors.js';
+import { readCookie, serializeCookie, type CookieSealer } from './cookies.js';
+import { SESSION_COOKIE } from './mount.js';
+
+const LOGIN_COOKIE = 'sv_login';
+const LOGIN_TTL_S = 600;
+
+export interface SignInOptions {
+  readonly accounts: AccountsService;
+  /** Absent when single sign-on is not configured: the routes then say so. */
+  readonly sso: OidcSignIn | undefined;
+  readonly sealer: CookieSealer;
+  /** The URL browsers reach the admin listener at; https makes cookies Secure. */
+  readonly publicUrl: URL;
+  readonly sessionTtlMs: number;
+}
+
+/** Only paths on this listener: `return_to` must not become an open redirect. */
+function safeReturnTo(v: unknown): string {
+  return typeof v === 'string' && /^\/(?![/\\])[\x21-\x7e]*$/.test(v) ? v : '/api/v1/me';
+}
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** A refusal a person in a browser can read. */
+function renderPage(ctx: Context, e: unknown): void {
+  const { status, code, message } = describeError(e);
+  ctx.state['errorCode'] = code;
+  ctx.status = status;
+  ctx.type = 'text/html; charset=utf-8';
+  ctx.body = `<!doctype html><meta charset="utf-8"><title>Sign-in refused</title><h1>Sign-in refused</h1><p>${escapeHtml(message)}</p><p><code>${code}</code></p><p><a href="/auth/login">Try again</a></p>`;
+}
+
+/** Single sign-on: /auth/login sends the browser to the provider, /auth/callback opens a session, /auth/logout ends it. */
+export function mountSignIn(router: Router, o: SignInOptions): void {
+  const secure = o.publicUrl.protocol === 'https:';
+  const requireSso = () => {
+    if (!o.sso) throw new AccountsError('ERR_SSO_NOT_CONFIGURED', 'single sign-on is not configured on this vault: set "sso" in config.json, or use an access token');
+    return o.sso;
+  };
+
+  router.get('/auth/login', async function startLogin(ctx: Context) {
+    try {
+      const { url, pending } = await requireSso().begin();
+      ctx.append('Set-Cookie', serializeCookie(LOGIN_COOKIE, o.sealer.seal('login', { ...pending, returnTo: safeReturnTo(ctx.query['return_to']), exp: Date.now() + LOGIN_TTL_S * 1000 }), { maxAgeSeconds: LOGIN_TTL_S, secure }));
+      ctx.set('Cache-Control', 'no-store');
+      ctx.redirect(url);
+    } catch (e) {
+      renderPage(ctx, e);
+    }
+  });
+
+  router.get('/auth/callback', async function finishLogin(ctx: Context) {
+    try {
+      const sso = requireSso();
+      const pending = o.sealer.open<PendingLogin & { returnTo: string; exp: number }>('login', readCookie(ctx.get('cookie'), LOGIN_COOKIE));
+      if (!pending || pending.exp < Date.now()) throw new AccountsError('ERR_SSO_FAILED', 'this sign-in was not started here or took longer than 10 minutes: start again');
+      ctx.append('Set-Cookie', serializeCookie(LOGIN_COOKIE, '', { maxAgeSeconds: 0, secure }));
+      const callbackUrl = new URL(ctx.originalUrl, o.publicUrl);
+      const identity = await sso.finish(callbackUrl, pending);
+      const { sessionId } = await o.accounts.signIn(identity, ctx.ip);
+      ctx.state['actor'] = identity.email;
+      ctx.append('Set-Cookie', serializeCookie(SESSION_COOKIE, sessionId, { maxAgeSeconds: o.sessionTtlMs / 1000, secure }));
+      ctx.set('Cache-Control', 'no-store');
+      ctx.redirect(pending.returnTo);
+    } catch (e) {
+      renderPage(ctx, e);
+    }
+  });
+
+  router.post('/auth/logout', async function logout(ctx: Context) {
+    const sessionId = readCookie(ctx.get('cookie'), SESSION_COOKIE);
+    // The CSRF token comes as a header (scripts) or a form field (a plain HTML form).
+    let given = ctx.get('x-csrf-token') || undefined;
+    if (!given && ctx.is('application/x-www-form-urlencoded')) {
+      const form = new URLSearchParams(await getRawBody(ctx.req, { limit: 4096, encoding: 'utf8' }));
+      given = form.get('csrf_token') ?? undefined;
+    }
+    if (sessionId) {
+      if (!o.sealer.checkCsrf(sessionId, given)) throw new AccountsError('ERR_CSRF', 'missing or wrong CSRF token: read csrfToken from GET /api/v1/me');
+      await o.accounts.signOut(sessionId);
+    }
+    ctx.append('Set-Cookie', serializeCookie(SESSION_COOKIE, '', { maxAgeSeconds: 0, secure }));
+    ctx.status = 303;
+    ctx.redirect((await o.sso?.endSessionUrl()) ?? '/');
+  });
+}
