@@ -149,6 +149,12 @@ export class AccountsService {
 
   // --- the caller ---------------------------------------------------------
 
+  /** The principal with its grants read again: after a change made in the same request. */
+  async refresh(principal: Principal): Promise<Principal> {
+    if (principal.kind !== 'person') return principal;
+    return { ...principal, grants: await this.repos(this.db).grants.forPerson(principal.person.id) };
+  }
+
   async me(principal: Principal): Promise<{ person: Person | null; roles: Record<string, Role[]>; token: AccessToken | null }> {
     const tree = await this.tree();
     const roles = Object.fromEntries([...reach(principal, tree)].map(([id, set]) => [id, ROLES.filter((r) => set.has(r))]));

@@ -37,7 +37,14 @@ export interface AdminAppOptions {
 export const PUBLIC_API_PATHS = ['/api/v1/openapi.json'] as const;
 
 /** The admin listener: the admin API, single sign-on, Prometheus metrics and health, apart from the device API. */
-export function adminApp(options: AdminAppOptions): Koa & { readonly adminRoutes: readonly AdminRoute[] } {
+export interface AdminAppExtras {
+  /** The admin API's declared routes (with their policy actions). */
+  readonly adminRoutes: readonly AdminRoute[];
+  /** Every route the router actually serves, declared or not: what the policy test walks. */
+  readonly registeredRoutes: ReadonlyArray<{ method: string; path: string }>;
+}
+
+export function adminApp(options: AdminAppOptions): Koa & AdminAppExtras {
   const app = new Koa();
   const router = new Router();
   let routes: AdminRoute[] = [];
@@ -80,5 +87,6 @@ export function adminApp(options: AdminAppOptions): Koa & { readonly adminRoutes
   });
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: false }));
-  return Object.assign(app, { adminRoutes: routes });
+  const registeredRoutes = router.stack.flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((m) => ({ method: m.toLowerCase(), path: String(layer.path) })));
+  return Object.assign(app, { adminRoutes: routes, registeredRoutes });
 }

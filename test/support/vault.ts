@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { pino, type Logger } from 'pino';
 import { decodeAssertion, decodeStream, type Assertion } from '../../src/assertions/index.js';
-import { openVault, serveDevices, type Listening, type Vault } from '../../src/app.js';
+import { openVault, serveAdmin, serveDevices, type Listening, type Vault } from '../../src/app.js';
 import { loadConfig, type ConfigInput } from '../../src/config.js';
 import { createDemo, initDataDir } from '../../src/cli/commands/vault.js';
 import { freshPostgresDatabase } from './postgres.js';
@@ -95,4 +95,30 @@ export async function deviceKeys(n: number, bits = 2048): Promise<KeyObject[]> {
     keys.push(...batch.map((k) => k.privateKey));
   }
   return keys;
+}
+
+export interface AdminTestVault extends TestVault {
+  readonly admin: Listening;
+  /** The admin listener's base URL, ending in "/". */
+  readonly adminUrl: string;
+}
+
+/** A test vault with its admin listener (admin API, sign-in) on a loopback port too. */
+export async function startAdminVault(dataDir: string, database: DatabaseKind, overrides: Partial<ConfigInput> = {}): Promise<AdminTestVault> {
+  const base = await startTestVault(dataDir, database, { ...overrides, admin: { port: 0, ...(overrides.admin ?? {}) } as ConfigInput['admin'] });
+  try {
+    const admin = await serveAdmin(base.vault);
+    return {
+      ...base,
+      admin,
+      adminUrl: admin.url,
+      async close() {
+        await admin.close();
+        await base.close();
+      },
+    };
+  } catch (e) {
+    await base.close();
+    throw e;
+  }
 }

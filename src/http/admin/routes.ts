@@ -72,7 +72,8 @@ export function adminRoutes(accounts: AccountsService, csrfFor: (sessionId: stri
       response: S.Store,
       handle: async ({ principal, body }) => {
         const store = await accounts.createStore(principal, { ...(body.id ? { id: body.id } : {}), name: body.name, parentId: body.parent, kind: body.kind, ...(body.administrators ? { administrators: body.administrators } : {}) });
-        return accounts.store(principal, store.id);
+        // The creator may have just become the new store's administrator.
+        return accounts.store(await accounts.refresh(principal), store.id);
       },
     }),
     route({
