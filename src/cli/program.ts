@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, type CommandUnknownOpts } from '@commander-js/extra-typings';
+import { accessCommands } from './commands/access.js';
 import { assertionCommand } from './commands/assertion.js';
 import { hsmCommand } from './commands/hsm.js';
 import { keyCommand } from './commands/key.js';
@@ -28,7 +29,7 @@ export function buildProgram(io: CliIo): Command {
   program.addCommand(assertionCommand(io));
   program.addCommand(hsmCommand(io));
   program.addCommand(keyCommand(io));
-  for (const cmd of [...vaultCommands(io), ...brandCommands(io)]) program.addCommand(cmd);
+  for (const cmd of [...vaultCommands(io), ...brandCommands(io), ...accessCommands(io)]) program.addCommand(cmd);
   program.addCommand(deviceCommand(io));
   program.addCommand(snapCommand(io), { hidden: true });
   // Commands built apart do not inherit the program's output and exit settings.
