@@ -143,8 +143,14 @@ export class AccountsService {
     });
   }
 
-  async signOut(sessionId: string): Promise<void> {
-    await this.repos(this.db).sessions.revoke(sessionId);
+  async signOut(sessionId: string, address?: string): Promise<void> {
+    await this.change(async (r) => {
+      const session = await r.sessions.lookup(sessionId);
+      if (!session) return;
+      await r.sessions.revoke(sessionId);
+      const person = await r.people.byId(session.personId);
+      await r.audit.append({ actor: person?.email ?? String(session.personId), actorKind: 'person', via: 'session', action: 'session.end', targetType: 'person', targetId: String(session.personId), storeId: null, clientAddress: address ?? null, before: null, after: null });
+    });
   }
 
   // --- the caller ---------------------------------------------------------

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrandRepository } from '../../src/accounts/brands.js';
 import { AccountsError } from '../../src/accounts/errors.js';
+import { SnapCollaboratorRepository } from '../../src/accounts/grants.js';
+import { isUniqueViolation } from '../../src/db/errors.js';
 import { OPERATOR, decide, rolesOn, type Principal } from '../../src/accounts/principal.js';
 import { AccountsService } from '../../src/accounts/service.js';
 import { migrate, openDatabase, type Database } from '../../src/db/database.js';
@@ -30,10 +32,8 @@ async function tree(accounts: AccountsService) {
   await accounts.grant(OPERATOR, 'widgets', 'viewer@acme.test', 'viewer');
 }
 
-async function as(accounts: AccountsService, db: Database, email: string): Promise<Principal> {
-  const row = await db('people').where({ email }).first();
+async function as(accounts: AccountsService, email: string): Promise<Principal> {
   const token = await accounts.createToken(OPERATOR, { name: 't', days: 1, forEmail: email });
-  void row;
   return (await accounts.authenticateToken(token.secret)) as Principal;
 }
 
@@ -72,7 +72,7 @@ describe.each(['sqlite', 'pg'] as const)('accounts, stores and roles on %s', (ki
   });
 
   it('lets a grant on a store reach its product sub-stores, two levels down', async () => {
-    const admin = await as(accounts, db, 'brand-admin@acme.test');
+    const admin = await as(accounts, 'brand-admin@acme.test');
     const t = await accounts.tree();
     expect([...rolesOn(admin, t, 'acme')]).toEqual(['admin']);
     expect([...rolesOn(admin, t, 'widgets')]).toEqual(['admin']);
@@ -85,7 +85,7 @@ describe.each(['sqlite', 'pg'] as const)('accounts, stores and roles on %s', (ki
   });
 
   it('keeps an ecosystem sub-store and what is below it out of reach of the parent’s grants', async () => {
-    const admin = await as(accounts, db, 'brand-admin@acme.test');
+    const admin = await as(accounts, 'brand-admin@acme.test');
     const t = await accounts.tree();
     expect(rolesOn(admin, t, 'partner').size).toBe(0);
     expect(rolesOn(admin, t, 'partner-kiosk').size).toBe(0);
@@ -96,7 +96,7 @@ describe.each(['sqlite', 'pg'] as const)('accounts, stores and roles on %s', (ki
   });
 
   it('lets the ecosystem store’s own administrators run it and its product sub-stores, and nothing above', async () => {
-    const partner = await as(accounts, db, 'partner-admin@partner.test');
+    const partner = await as(accounts, 'partner-admin@partner.test');
     const t = await accounts.tree();
     expect([...rolesOn(partner, t, 'partner')]).toEqual(['admin']);
     expect([...rolesOn(partner, t, 'partner-kiosk')]).toEqual(['admin']);
@@ -111,7 +111,7 @@ describe.each(['sqlite', 'pg'] as const)('accounts, stores and roles on %s', (ki
   });
 
   it('gives a viewer of a product store no role on its parent', async () => {
-    const viewer = await as(accounts, db, 'viewer@acme.test');
+    const viewer = await as(accounts, 'viewer@acme.test');
     const t = await accounts.tree();
     expect(rolesOn(viewer, t, 'acme').size).toBe(0);
     expect([...rolesOn(viewer, t, 'widgets-eu')]).toEqual(['viewer']);
@@ -121,7 +121,7 @@ describe.each(['sqlite', 'pg'] as const)('accounts, stores and roles on %s', (ki
 
   it('lets a person hold several roles on one store', async () => {
     await accounts.grant(OPERATOR, 'widgets', 'viewer@acme.test', 'reviewer');
-    const viewer = await as(accounts, db, 'viewer@acme.test');
+    const viewer = await as(accounts, 'viewer@acme.test');
     expect([...rolesOn(viewer, await accounts.tree(), 'widgets')].sort()).toEqual(['reviewer', 'viewer']);
     await accounts.revoke(OPERATOR, 'widgets', 'viewer@acme.test', 'reviewer');
   });
@@ -156,7 +156,7 @@ describe.each(['sqlite', 'pg'] as const)('accounts, stores and roles on %s', (ki
   });
 
   it('limits a token to the stores and roles it was made for, never more than its owner holds', async () => {
-    const admin = await as(accounts, db, 'brand-admin@acme.test');
+    const admin = await as(accounts, 'brand-admin@acme.test');
     const narrow = await accounts.createToken(admin, { name: 'station', days: 7, stores: ['widgets-eu'], roles: ['admin'] });
     expect(narrow.secret).toMatch(/^svp_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
     const p = (await accounts.authenticateToken(narrow.secret)) as Principal;
@@ -193,7 +193,7 @@ describe.each(['sqlite', 'pg'] as const)('accounts, stores and roles on %s', (ki
   });
 
   it('records every change with who, what, where and before/after, and the table refuses edits', async () => {
-    const admin = await as(accounts, db, 'brand-admin@acme.test');
+    const admin = await as(accounts, 'brand-admin@acme.test');
     await accounts.renameStore({ ...admin, address: '192.0.2.7' } as Principal, 'widgets', 'Widgets line');
     const [entry] = (await accounts.audit(admin, 'widgets')).items;
     expect(entry).toMatchObject({
@@ -232,6 +232,17 @@ describe.each(['sqlite', 'pg'] as const)('accounts, stores and roles on %s', (ki
     }
     expect(new Set(all).size).toBe(all.length);
     expect(all).toContain('viewer@acme.test');
+  });
+
+  it('records collaborators per snap of a store, for the catalog', async () => {
+    const viewer = (await accounts.listPeople(OPERATOR, { email: 'viewer@' })).items[0]!;
+    const collaborators = new SnapCollaboratorRepository(db);
+    await collaborators.add(viewer.id, 'widgets', 'widget-agent');
+    await expect(collaborators.add(viewer.id, 'widgets', 'widget-agent')).rejects.toSatisfy(isUniqueViolation);
+    expect(await collaborators.forSnap('widgets', 'widget-agent')).toEqual([viewer.id]);
+    expect(await collaborators.forSnap('widgets-eu', 'widget-agent')).toEqual([]);
+    expect(await collaborators.remove(viewer.id, 'widgets', 'widget-agent')).toBe(true);
+    expect(await collaborators.forSnap('widgets', 'widget-agent')).toEqual([]);
   });
 
   it('signs in only people who were added, with a verified email, and ends sessions when they are disabled', async () => {

@@ -76,6 +76,8 @@ describe('single sign-on through OpenID Connect', () => {
     expect(out.headers.getSetCookie().join()).toMatch(/sv_session=;.*Max-Age=0/);
     const after = await fetch(`${admin}api/v1/me`, { headers: { cookie: `sv_session=${session}` } });
     expect(after.status).toBe(401);
+    const trail = (await v.vault.db('audit_log').where({ actor: 'alice@example.test' }).orderBy('id').select('action')).map((r) => r.action);
+    expect(trail).toEqual(['session.create', 'person.add', 'session.end']);
   });
 
   it('sets the session cookie HttpOnly and SameSite, never readable by scripts', async () => {

@@ -84,7 +84,7 @@ export function mountSignIn(router: Router, o: SignInOptions): void {
     }
     if (sessionId) {
       if (!o.sealer.checkCsrf(sessionId, given)) throw new AccountsError('ERR_CSRF', 'missing or wrong CSRF token: read csrfToken from GET /api/v1/me');
-      await o.accounts.signOut(sessionId);
+      await o.accounts.signOut(sessionId, ctx.ip);
     }
     ctx.append('Set-Cookie', serializeCookie(SESSION_COOKIE, '', { maxAgeSeconds: 0, secure }));
     ctx.status = 303;
