@@ -374,6 +374,13 @@ export class AccountsService {
     return this.change(async (r, trx) => {
       const before = await r.people.byId(id);
       if (!before || !(await this.visiblePeople(principal, r))(id)) throw new AccountsError('ERR_PERSON_UNKNOWN', `no person ${id} that you administer`);
+      // Seeing someone is not enough to change them: the caller must administer every store they hold a role on,
+      // so the administrator of a sub-store cannot disable the brand's.
+      const tree = await r.stores.tree();
+      const beyond = (await r.grants.forPerson(id)).filter((g) => !rolesOn(principal, tree, g.storeId).has('admin')).map((g) => g.storeId);
+      if (beyond.length > 0) {
+        throw new AccountsError('ERR_FORBIDDEN', `${before.email} also holds roles on stores you do not administer (${[...new Set(beyond)].join(', ')}): an administrator of those must make this change`);
+      }
       await r.people.update(id, change);
       const after = { ...before, ...change };
       if (change.status === 'disabled' && before.status !== 'disabled') {

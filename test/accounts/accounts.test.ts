@@ -139,6 +139,21 @@ describe.each(['sqlite', 'pg'] as const)('accounts, stores and roles on %s', (ki
     await accounts.revoke(OPERATOR, 'acme', 'second@acme.test', 'admin');
   });
 
+  it('lets only someone who administers all of a person’s stores change them', async () => {
+    await accounts.addPerson(OPERATOR, 'line-admin@acme.test', 'Line admin');
+    await accounts.grant(OPERATOR, 'widgets-eu', 'line-admin@acme.test', 'admin');
+    const lineAdmin = await as(accounts, 'line-admin@acme.test');
+    const brandAdmin = (await accounts.listPeople(OPERATOR, { email: 'brand-admin@' })).items[0]!;
+    // The brand's administrator is visible from the sub-store (their grant reaches it), but out of its hands.
+    expect((await accounts.listPeople(lineAdmin)).items.map((p) => p.email)).toContain('brand-admin@acme.test');
+    expect(await code(accounts.updatePerson(lineAdmin, brandAdmin.id, { status: 'disabled' }))).toBe('ERR_FORBIDDEN');
+    expect((await accounts.person(OPERATOR, brandAdmin.id)).status).toBe('active');
+    // The brand administrator may change the line administrator.
+    const admin = await as(accounts, 'brand-admin@acme.test');
+    const line = (await accounts.listPeople(OPERATOR, { email: 'line-admin@' })).items[0]!;
+    expect((await accounts.updatePerson(admin, line.id, { displayName: 'Line A admin' })).displayName).toBe('Line A admin');
+  });
+
   it('lets a product sub-store lose its own administrator while one above still reaches it', async () => {
     await accounts.grant(OPERATOR, 'widgets', 'viewer@acme.test', 'admin');
     await accounts.revoke(OPERATOR, 'widgets', 'viewer@acme.test', 'admin');

@@ -62,13 +62,15 @@ export function mountSignIn(router: Router, o: SignInOptions): void {
       const pending = o.sealer.open<PendingLogin & { returnTo: string; exp: number }>('login', readCookie(ctx.get('cookie'), LOGIN_COOKIE));
       if (!pending || pending.exp < Date.now()) throw new AccountsError('ERR_SSO_FAILED', 'this sign-in was not started here or took longer than 10 minutes: start again');
       ctx.append('Set-Cookie', serializeCookie(LOGIN_COOKIE, '', { maxAgeSeconds: 0, secure }));
-      const callbackUrl = new URL(ctx.originalUrl, o.publicUrl);
+      // The URL the provider redirected to, as registered (the public one, behind any proxy), with its parameters.
+      const callbackUrl = new URL('auth/callback', o.publicUrl);
+      callbackUrl.search = ctx.querystring;
       const identity = await sso.finish(callbackUrl, pending);
       const { sessionId } = await o.accounts.signIn(identity, ctx.ip);
       ctx.state['actor'] = identity.email;
       ctx.append('Set-Cookie', serializeCookie(SESSION_COOKIE, sessionId, { maxAgeSeconds: o.sessionTtlMs / 1000, secure }));
       ctx.set('Cache-Control', 'no-store');
-      ctx.redirect(pending.returnTo);
+      ctx.redirect(new URL(pending.returnTo.slice(1), o.publicUrl).href);
     } catch (e) {
       renderPage(ctx, e);
     }
