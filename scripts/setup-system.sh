@@ -7,7 +7,7 @@
 set -euo pipefail
 
 runtime=(softhsm2)
-test_only=(gnutls-bin opensc postgresql postgresql-common systemd snapd squashfs-tools)
+test_only=(gnutls-bin opensc postgresql postgresql-common systemd snapd squashfs-tools chromium)
 
 want=("${runtime[@]}")
 if [[ "${1:-}" == "--test" ]]; then want+=("${test_only[@]}"); fi
