@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from '@commander-js/extra-typings';
 import { encodeStream } from '../../assertions/index.js';
+import { OPERATOR } from '../../accounts/principal.js';
 import { openVault, reopenLog, serveAdmin, serveDevices, type Vault } from '../../app.js';
 import { CONFIG_FILE, loadConfig, maskedConfig, parseConfig, type ConfigInput } from '../../config.js';
 import { initToken } from '../../keystore/pkcs11/init-token.js';
@@ -171,7 +172,10 @@ export function vaultCommands(io: CliIo): Command[] {
       }
       const listening = await serveDevices(vault);
       const admin = await serveAdmin(vault);
-      io.stderr(`serial-vault ${vault.config.dataDir}: device API on ${listening.url}, metrics and health on ${admin.url}\n`);
+      io.stderr(`serial-vault ${vault.config.dataDir}: device API on ${listening.url}, admin API on ${admin.url}api/v1/ (sign-in, metrics, health)\n`);
+      if ((await vault.accounts.listPeople(OPERATOR, { limit: 1 })).items.length === 0) {
+        io.stderr(`no administrators yet: serial-vault admin create --email YOU@EXAMPLE.COM --data-dir ${vault.config.dataDir}\n`);
+      }
       await new Promise<void>((resolveStop) => {
         const stop = (signal: string) => {
           vault.logger.info({ signal }, 'stopping: finishing the registrations in progress');
