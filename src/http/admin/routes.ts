@@ -60,7 +60,7 @@ export function adminRoutes(accounts: AccountsService, csrfFor: (sessionId: stri
       path: '/api/v1/stores',
       action: 'store.create',
       summary: 'Create a product or ecosystem sub-store (admin on the parent store)',
-      body: z.object({
+      body: z.strictObject({
         id: z.string().optional().meta({ description: 'lower-case letters, digits and hyphens; default: made from the name' }),
         name: name(128),
         parent: z.string().min(1),
@@ -92,7 +92,7 @@ export function adminRoutes(accounts: AccountsService, csrfFor: (sessionId: stri
       action: 'store.update',
       summary: 'Rename a store',
       params: StoreParam,
-      body: z.object({ name: name(128) }),
+      body: z.strictObject({ name: name(128) }),
       target: ({ params }) => params.store,
       response: S.Store,
       handle: async ({ principal, params, body }) => {
@@ -127,7 +127,7 @@ export function adminRoutes(accounts: AccountsService, csrfFor: (sessionId: stri
       action: 'grant.create',
       summary: 'Grant a role on a store to a person',
       params: StoreParam,
-      body: z.object({ email: z.string().min(3).max(320), role: S.Role }),
+      body: z.strictObject({ email: z.string().min(3).max(320), role: S.Role }),
       target: ({ params }) => params.store,
       status: 201,
       response: S.DirectGrant,
@@ -168,7 +168,7 @@ export function adminRoutes(accounts: AccountsService, csrfFor: (sessionId: stri
       path: '/api/v1/people',
       action: 'person.add',
       summary: 'Add a person, identified by email, so that they can sign in and be granted roles',
-      body: z.object({ email: z.string().min(3).max(320), displayName: z.string().trim().max(256).optional() }),
+      body: z.strictObject({ email: z.string().min(3).max(320), displayName: z.string().trim().max(256).optional() }),
       status: 201,
       response: S.Person,
       handle: ({ principal, body }) => accounts.addPerson(principal, body.email, body.displayName ?? ''),
@@ -188,7 +188,7 @@ export function adminRoutes(accounts: AccountsService, csrfFor: (sessionId: stri
       action: 'person.update',
       summary: 'Rename, disable or re-enable a person (disabling ends their sessions)',
       params: PersonParam,
-      body: z.object({ displayName: name(256).optional(), status: z.enum(['active', 'disabled']).optional() }),
+      body: z.strictObject({ displayName: name(256).optional(), status: z.enum(['active', 'disabled']).optional() }),
       response: S.Person,
       handle: ({ principal, params, body }) => accounts.updatePerson(principal, params.person, strip(body)),
     }),
@@ -206,7 +206,7 @@ export function adminRoutes(accounts: AccountsService, csrfFor: (sessionId: stri
       path: '/api/v1/tokens',
       action: 'token.create',
       summary: 'Create a personal access token, limited to chosen stores and roles; its secret is shown once',
-      body: z.object({
+      body: z.strictObject({
         name: name(128),
         expiresInDays: z.number().int().min(1).default(30),
         stores: z.array(z.string()).min(1).max(100).optional(),
