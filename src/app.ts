@@ -121,8 +121,12 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
     const setup = new BrandSetup(db, signing);
     const provisioning = new ProvisioningService(db, signing, setup, { requestIdTtlMs: config.device.requestIdTtlSeconds * 1000 });
     await provisioning.start();
+    const accounts = new AccountsService(db, { sessionTtlMs: config.admin.sessionHours * 3600_000, maxTokenDays: config.admin.maxTokenDays });
     // Used request-ids are kept a day after they expire (re-posts, audit), then forgotten.
-    const pruner = setInterval(() => void provisioning.requestIds.prune().catch(() => undefined), 3600_000);
+    const pruner = setInterval(() => {
+      void provisioning.requestIds.prune().catch(() => undefined);
+      void accounts.pruneSessions().catch(() => undefined);
+    }, 3600_000);
     pruner.unref();
     const stopCheckpointTimer = stopMaintenance;
     stopMaintenance = () => {
@@ -130,7 +134,6 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
       stopCheckpointTimer();
     };
     const ks = keystore;
-    const accounts = new AccountsService(db, { sessionTtlMs: config.admin.sessionHours * 3600_000, maxTokenDays: config.admin.maxTokenDays });
     return {
       config,
       db,

@@ -143,6 +143,11 @@ export class AccountsService {
     });
   }
 
+  /** Housekeeping: ended sessions are kept a day (for the audit trail's sake), then forgotten. */
+  pruneSessions(): Promise<number> {
+    return this.repos(this.db).sessions.prune();
+  }
+
   async signOut(sessionId: string, address?: string): Promise<void> {
     await this.change(async (r) => {
       const session = await r.sessions.lookup(sessionId);

@@ -38,6 +38,12 @@ export class SessionRepository {
     await this.db('sessions').where({ id_hash: hash(id) }).whereNull('revoked_at').update({ revoked_at: nowIso(this.clock()) });
   }
 
+  /** Forgets sessions that ended (expired or signed out) more than a day ago; returns how many. */
+  async prune(): Promise<number> {
+    const dayAgo = nowIso(new Date(this.clock().getTime() - 86400_000));
+    return this.db('sessions').where('expires_at', '<', dayAgo).orWhere('revoked_at', '<', dayAgo).delete();
+  }
+
   async revokeAllOf(personId: number): Promise<void> {
     await this.db('sessions').where({ person_id: personId }).whereNull('revoked_at').update({ revoked_at: nowIso(this.clock()) });
   }

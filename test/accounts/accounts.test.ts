@@ -249,6 +249,18 @@ describe.each(['sqlite', 'pg'] as const)('accounts, stores and roles on %s', (ki
     expect(all).toContain('viewer@acme.test');
   });
 
+  it('forgets sessions a day after they ended, and keeps live ones', async () => {
+    const live = await accounts.signIn({ email: 'viewer@acme.test', emailVerified: true });
+    const ended = await accounts.signIn({ email: 'viewer@acme.test', emailVerified: true });
+    await accounts.signOut(ended.sessionId);
+    const tomorrow = new AccountsService(db, { clock: () => new Date(Date.now() + 25 * 3600_000) });
+    expect(await tomorrow.pruneSessions()).toBeGreaterThanOrEqual(1);
+    expect(await accounts.authenticateSession(live.sessionId)).toBeDefined();
+    const later = new AccountsService(db, { clock: () => new Date(Date.now() + 40 * 3600_000) });
+    await later.pruneSessions();
+    expect(await accounts.authenticateSession(live.sessionId)).toBeUndefined();
+  });
+
   it('records collaborators per snap of a store, for the catalog', async () => {
     const viewer = (await accounts.listPeople(OPERATOR, { email: 'viewer@' })).items[0]!;
     const collaborators = new SnapCollaboratorRepository(db);

@@ -77,7 +77,7 @@ function expectedAllowed(route: AdminRoute, role: Role | undefined): boolean {
   return role !== undefined && rule.roles.includes(role);
 }
 
-describe('the admin API', () => {
+describe.each(['sqlite', 'pg'] as const)('the admin API on %s', (database) => {
   let dir: string;
   let v: AdminTestVault;
   let routes: readonly AdminRoute[];
@@ -86,7 +86,7 @@ describe('the admin API', () => {
 
   beforeAll(async () => {
     dir = testDataDir();
-    v = await startAdminVault(dir, 'sqlite');
+    v = await startAdminVault(dir, database);
     const accounts = v.vault.accounts;
     await accounts.createStore(OPERATOR, { id: 'line-a', name: 'Line A', parentId: BRAND_STORE, kind: 'product' });
     for (const role of ROLES) {
