@@ -73,7 +73,7 @@ export function adminApp(options: AdminAppOptions): Koa & AdminAppExtras {
       sendJson(ctx, 200, document);
     });
     mountRoutes(router, routes, { accounts: api.accounts, sealer, maxBodyBytes: api.maxBodyBytes });
-    mountSignIn(router, { accounts: api.accounts, sso: api.sso, sealer, publicUrl: api.publicUrl, sessionTtlMs: api.sessionTtlMs });
+    mountSignIn(router, { accounts: api.accounts, sso: api.sso, sealer, publicUrl: api.publicUrl, sessionTtlMs: api.sessionTtlMs, logger: options.logger });
   }
 
   // Scrapes and health probes come every few seconds: not worth a log line each.

@@ -100,6 +100,7 @@ describe('single sign-on through OpenID Connect', () => {
     expect(page.res.headers.get('content-type')).toContain('text/html');
     expect(page.text).toContain('ERR_EMAIL_NOT_VERIFIED');
     expect(page.text).toContain('mallory@example.test');
+    expect(v.logs()).toMatch(/"code":"ERR_EMAIL_NOT_VERIFIED"[^\n]*"msg":"sign-in refused"/);
     expect(browser.cookie(new URL(admin).origin, 'sv_session')).toBeUndefined();
   });
 

@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
+import type { Logger } from 'pino';
 import getRawBody from 'raw-body';
 import { AccountsError } from '../../accounts/errors.js';
 import type { AccountsService } from '../../accounts/service.js';
@@ -19,6 +20,7 @@ export interface SignInOptions {
   /** The URL browsers reach the admin listener at; https makes cookies Secure. */
   readonly publicUrl: URL;
   readonly sessionTtlMs: number;
+  readonly logger: Logger;
 }
 
 /** Only paths on this listener: `return_to` must not become an open redirect. */
@@ -28,10 +30,12 @@ function safeReturnTo(v: unknown): string {
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-/** A refusal a person in a browser can read. */
-function renderPage(ctx: Context, e: unknown): void {
+/** A refusal a person in a browser can read; the operator gets the cause in the log. */
+function renderPage(ctx: Context, e: unknown, logger: Logger): void {
   const { status, code, message } = describeError(e);
   ctx.state['errorCode'] = code;
+  const cause = (e as { cause?: unknown }).cause;
+  logger.warn({ code, reason: message, ...(cause instanceof Error ? { cause: cause.message } : {}), ...(status >= 500 && !(e instanceof AccountsError) ? { err: e } : {}) }, 'sign-in refused');
   ctx.status = status;
   ctx.type = 'text/html; charset=utf-8';
   ctx.body = `<!doctype html><meta charset="utf-8"><title>Sign-in refused</title><h1>Sign-in refused</h1><p>${escapeHtml(message)}</p><p><code>${code}</code></p><p><a href="/auth/login">Try again</a></p>`;
@@ -52,7 +56,7 @@ export function mountSignIn(router: Router, o: SignInOptions): void {
       ctx.set('Cache-Control', 'no-store');
       ctx.redirect(url);
     } catch (e) {
-      renderPage(ctx, e);
+      renderPage(ctx, e, o.logger);
     }
   });
 
@@ -72,7 +76,7 @@ export function mountSignIn(router: Router, o: SignInOptions): void {
       ctx.set('Cache-Control', 'no-store');
       ctx.redirect(new URL(pending.returnTo.slice(1), o.publicUrl).href);
     } catch (e) {
-      renderPage(ctx, e);
+      renderPage(ctx, e, o.logger);
     }
   });
 
