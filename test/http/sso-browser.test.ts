@@ -1,11 +1,9 @@
-import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPERATOR } from '../../src/accounts/principal.js';
-import { freePort } from '../support/net.js';
-import { startTestProvider, type TestProvider } from '../support/oidc.js';
-import { startAdminVault, testDataDir, type AdminTestVault } from '../support/vault.js';
+import type { TestProvider } from '../support/oidc.js';
+import { startSsoVault, testDataDir, type AdminTestVault, type SsoTestVault } from '../support/vault.js';
 
 /** Debian's Chromium, installed by scripts/setup-system.sh --test; without it this test fails, it never skips. */
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
@@ -17,6 +15,7 @@ const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
  */
 describe('single sign-on in a real browser (headless Chromium)', () => {
   let dir: string;
+  let sso: SsoTestVault;
   let v: AdminTestVault;
   let idp: TestProvider;
   let admin: string;
@@ -24,11 +23,8 @@ describe('single sign-on in a real browser (headless Chromium)', () => {
 
   beforeAll(async () => {
     dir = testDataDir();
-    const port = await freePort();
-    admin = `http://127.0.0.1:${port}/`;
-    idp = await startTestProvider({ alice: { email: 'alice@example.test', email_verified: true, name: 'Alice' } }, `${admin}auth/callback`, admin);
-    writeFileSync(join(dir, 'sso-client-secret'), idp.clientSecret, { mode: 0o600 });
-    v = await startAdminVault(dir, 'sqlite', { admin: { port }, sso: { issuer: idp.issuer, clientId: idp.clientId, clientSecretFile: 'sso-client-secret' } } as never);
+    sso = await startSsoVault(dir, { alice: { email: 'alice@example.test', email_verified: true, name: 'Alice' } });
+    ({ v, idp, admin } = sso);
     await v.vault.accounts.addPerson(OPERATOR, 'alice@example.test', 'Alice');
     await v.vault.accounts.grant(OPERATOR, 'demo-brand', 'alice@example.test', 'admin');
     browser = await chromium.launch({
@@ -39,8 +35,7 @@ describe('single sign-on in a real browser (headless Chromium)', () => {
 
   afterAll(async () => {
     await browser?.close();
-    await v?.close();
-    await idp?.close();
+    await sso?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -1,10 +1,8 @@
-import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPERATOR } from '../../src/accounts/principal.js';
-import { freePort } from '../support/net.js';
-import { CookieBrowser, startTestProvider, type TestProvider } from '../support/oidc.js';
-import { startAdminVault, testDataDir, type AdminTestVault } from '../support/vault.js';
+import { CookieBrowser, type TestProvider } from '../support/oidc.js';
+import { startSsoVault, testDataDir, type AdminTestVault, type SsoTestVault } from '../support/vault.js';
 
 /**
  * Single sign-on end to end: the vault's admin listener and a real OpenID
@@ -13,33 +11,26 @@ import { startAdminVault, testDataDir, type AdminTestVault } from '../support/va
  */
 describe('single sign-on through OpenID Connect', () => {
   let dir: string;
+  let sso: SsoTestVault;
   let v: AdminTestVault;
   let idp: TestProvider;
   let admin: string;
 
   beforeAll(async () => {
     dir = testDataDir();
-    const port = await freePort();
-    admin = `http://127.0.0.1:${port}/`;
-    idp = await startTestProvider(
-      {
-        alice: { email: 'Alice@Example.test', email_verified: true, name: 'Alice' },
-        mallory: { email: 'mallory@example.test', email_verified: false, name: 'Mallory' },
-        stranger: { email: 'stranger@example.test', email_verified: true, name: 'Stranger' },
-      },
-      `${admin}auth/callback`,
-      admin,
-    );
-    writeFileSync(join(dir, 'sso-client-secret'), `${idp.clientSecret}\n`, { mode: 0o600 });
-    v = await startAdminVault(dir, 'sqlite', { admin: { port }, sso: { issuer: idp.issuer, clientId: idp.clientId, clientSecretFile: 'sso-client-secret' } } as never);
+    sso = await startSsoVault(dir, {
+      alice: { email: 'Alice@Example.test', email_verified: true, name: 'Alice' },
+      mallory: { email: 'mallory@example.test', email_verified: false, name: 'Mallory' },
+      stranger: { email: 'stranger@example.test', email_verified: true, name: 'Stranger' },
+    });
+    ({ v, idp, admin } = sso);
     await v.vault.accounts.addPerson(OPERATOR, 'alice@example.test', 'Alice');
     await v.vault.accounts.grant(OPERATOR, 'demo-brand', 'alice@example.test', 'admin');
     await v.vault.accounts.addPerson(OPERATOR, 'mallory@example.test', 'Mallory');
   }, 120_000);
 
   afterAll(async () => {
-    await v?.close();
-    await idp?.close();
+    await sso?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -1,5 +1,5 @@
 import { generateKeyPair, type KeyObject } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -9,6 +9,8 @@ import { decodeAssertion, decodeStream, type Assertion } from '../../src/asserti
 import { openVault, serveAdmin, serveDevices, type Listening, type Vault } from '../../src/app.js';
 import { loadConfig, type ConfigInput } from '../../src/config.js';
 import { createDemo, initDataDir } from '../../src/cli/commands/vault.js';
+import { freePort } from './net.js';
+import { startTestProvider, type TestAccount, type TestProvider } from './oidc.js';
 import { freshPostgresDatabase } from './postgres.js';
 
 const generate = promisify(generateKeyPair);
@@ -119,6 +121,42 @@ export async function startAdminVault(dataDir: string, database: DatabaseKind, o
     };
   } catch (e) {
     await base.close();
+    throw e;
+  }
+}
+
+export interface SsoTestVault {
+  readonly v: AdminTestVault;
+  readonly idp: TestProvider;
+  /** The admin listener's URL, as registered with the provider. */
+  readonly admin: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A vault whose admin listener signs people in through a real OpenID
+ * Connect provider on loopback, the client secret in a file as in
+ * production. The admin port is chosen first: the provider must know the
+ * redirect URI when it starts.
+ */
+export async function startSsoVault(dataDir: string, accounts: Record<string, TestAccount>): Promise<SsoTestVault> {
+  const port = await freePort();
+  const admin = `http://127.0.0.1:${port}/`;
+  const idp = await startTestProvider(accounts, `${admin}auth/callback`, admin);
+  try {
+    writeFileSync(join(dataDir, 'sso-client-secret'), `${idp.clientSecret}\n`, { mode: 0o600 });
+    const v = await startAdminVault(dataDir, 'sqlite', { admin: { port }, sso: { issuer: idp.issuer, clientId: idp.clientId, clientSecretFile: 'sso-client-secret' } } as ConfigInput);
+    return {
+      v,
+      idp,
+      admin,
+      async close() {
+        await v.close();
+        await idp.close();
+      },
+    };
+  } catch (e) {
+    await idp.close();
     throw e;
   }
 }
