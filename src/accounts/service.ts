@@ -316,6 +316,10 @@ export class AccountsService {
     const r = this.repos(trx);
     const tree = await r.stores.tree();
     const chain = tree.grantChain(storeId).map((s) => s.id);
+    // Two administrators removing each other at once must not both succeed: on PostgreSQL the
+    // check holds the stores' rows, so a second check waits for the first change and sees it.
+    // (SQLite runs one write transaction at a time already.)
+    await r.stores.lock(chain);
     const admins = (await r.grants.forStores(chain)).filter((g) => g.role === 'admin');
     const active = await r.people.list({ ids: admins.map((g) => g.personId) });
     if (!active.some((p) => p.status === 'active')) {

@@ -44,6 +44,12 @@ export class StoreRepository {
     return store;
   }
 
+  /** Holds the rows of `ids` until the transaction ends (PostgreSQL; SQLite serialises write transactions itself). */
+  async lock(ids: readonly string[]): Promise<void> {
+    if (this.db.client.config.client !== 'pg' || ids.length === 0) return;
+    await this.db('stores').whereIn('id', [...ids]).orderBy('id').forUpdate().select('id');
+  }
+
   async rename(id: string, name: string): Promise<void> {
     await this.db('stores').where({ id }).update({ name });
   }
