@@ -251,7 +251,10 @@ export class AccountsService {
         if (principal.kind !== 'person') throw new AccountsError('ERR_INVALID_INPUT', 'an ecosystem store needs at least one administrator: name one by email');
         admins.push(principal.person);
       }
-      const store = await r.stores.create({ id, name: input.name, brandId: parent.brandId, parentId: parent.id, kind: input.kind });
+      const store = await r.stores.create({ id, name: input.name, brandId: parent.brandId, parentId: parent.id, kind: input.kind }).catch((e: unknown) => {
+        // Made by someone else between the check above and now.
+        throw isUniqueViolation(e) ? new AccountsError('ERR_STORE_EXISTS', `a store "${id}" exists already: choose another id`) : e;
+      });
       for (const p of admins) await r.grants.add(p.id, store.id, 'admin');
       await r.audit.append({ ...actorOf(principal), action: 'store.create', targetType: 'store', targetId: store.id, storeId: store.id, before: null, after: { ...store, administrators: admins.map((p) => p.email) } });
       return store;
@@ -373,7 +376,9 @@ export class AccountsService {
     const normalized = normalizeEmail(email);
     return this.change(async (r) => {
       if (await r.people.byEmail(normalized)) throw new AccountsError('ERR_PERSON_EXISTS', `"${normalized}" is already a person of this vault`);
-      const person = await r.people.create(normalized, displayName || normalized);
+      const person = await r.people.create(normalized, displayName || normalized).catch((e: unknown) => {
+        throw isUniqueViolation(e) ? new AccountsError('ERR_PERSON_EXISTS', `"${normalized}" is already a person of this vault`) : e;
+      });
       await r.audit.append({ ...actorOf(principal), action: 'person.add', targetType: 'person', targetId: String(person.id), storeId: null, before: null, after: person });
       return person;
     });

@@ -156,6 +156,13 @@ describe.each(['sqlite', 'pg'] as const)('accounts, stores and roles on %s', (ki
     }
   });
 
+  it('answers a race to create the same store or person with a conflict, not a failure', async () => {
+    const stores = await Promise.all([1, 2, 3].map(() => code(accounts.createStore(OPERATOR, { id: 'racer', name: 'Racer', parentId: 'acme', kind: 'product' }))));
+    expect(stores.sort()).toEqual(['ERR_STORE_EXISTS', 'ERR_STORE_EXISTS', 'ok']);
+    const people = await Promise.all([1, 2, 3].map(() => code(accounts.addPerson(OPERATOR, 'racer@acme.test', 'Racer'))));
+    expect(people.sort()).toEqual(['ERR_PERSON_EXISTS', 'ERR_PERSON_EXISTS', 'ok']);
+  });
+
   it('lets only someone who administers all of a person’s stores change them', async () => {
     await accounts.addPerson(OPERATOR, 'line-admin@acme.test', 'Line admin');
     await accounts.grant(OPERATOR, 'widgets-eu', 'line-admin@acme.test', 'admin');
