@@ -1,5 +1,19 @@
+import { VALID_ACCOUNT_ID } from '../assertions/checks.js';
 import type { Database } from '../db/database.js';
 import { nowIso } from '../db/errors.js';
+import { AccountsError } from './errors.js';
+
+/**
+ * A brand's account id as snapd accepts it where it names a brand (a
+ * model's or serial's brand-id): 32 letters and digits, or 2–28 lower-case
+ * letters, digits and dashes. A display name is not empty.
+ */
+export function checkBrandIdentity(accountId: string, displayName: string): void {
+  if (!VALID_ACCOUNT_ID.test(accountId)) {
+    throw new AccountsError('ERR_INVALID_INPUT', `"${accountId}" cannot be a brand account id: use 2 to 28 lower-case letters, digits and dashes (or the 32-character id the store assigned)`);
+  }
+  if (displayName.trim() === '') throw new AccountsError('ERR_INVALID_INPUT', `brand "${accountId}" needs a display name`);
+}
 
 export interface Brand {
   readonly id: number;
@@ -15,6 +29,7 @@ export class BrandRepository {
 
   /** A brand comes with its brand store (id: the account id), the root of its store tree. */
   async create(accountId: string, displayName: string): Promise<Brand> {
+    checkBrandIdentity(accountId, displayName);
     return this.db.transaction(async (trx) => {
       const createdAt = nowIso();
       const [row] = await trx('brands').insert({ account_id: accountId, display_name: displayName, created_at: createdAt }).returning('*');

@@ -7,7 +7,7 @@ import {
   type HeaderValue,
   type Signer,
 } from '../assertions/index.js';
-import { BrandRepository, type Brand } from '../accounts/brands.js';
+import { BrandRepository, checkBrandIdentity, type Brand } from '../accounts/brands.js';
 import { ModelRepository, checkSerialTemplate, type ModelRecord, type ModelSettings } from '../catalog/models.js';
 import { AssertionStore } from '../db/assertion-store.js';
 import type { Database } from '../db/database.js';
@@ -98,6 +98,7 @@ export class BrandSetup {
    * HSM and that key's account-key (name `serials`).
    */
   async createBrand(accountId: string, displayName: string, authorityId: string): Promise<{ brand: Brand; key: SigningKeyRecord; account: Assertion; accountKey: Assertion }> {
+    checkBrandIdentity(accountId, displayName); // before any key is made in the HSM
     const root = (await this.keys.roots()).find((k) => k.label === `root-${authorityId}`);
     if (!root) throw new SetupError('ERR_NOT_FOUND', `no local authority "${authorityId}": create it with "serial-vault authority create"`);
     if (await this.brands.byAccountId(accountId)) throw new SetupError('ERR_CONFLICT', `brand "${accountId}" already exists`);
@@ -129,6 +130,7 @@ export class BrandSetup {
     if (accountKey.view.accountId !== account.view.accountId) {
       throw new SetupError('ERR_INVALID', `the account-key is for "${accountKey.view.accountId}", not "${account.view.accountId}"`);
     }
+    checkBrandIdentity(account.view.accountId, account.view.displayName);
     const trust = await this.trust();
     for (const r of trust.addBatch([account, accountKey])) {
       if (r.error) throw new SetupError('ERR_UNTRUSTED', `cannot import ${r.assertion.ref}: ${r.error.message}`);

@@ -71,6 +71,14 @@ describe.each(['sqlite', 'pg'] as const)('accounts, stores and roles on %s', (ki
     expect(store).toMatchObject({ id: 'acme', kind: 'brand', parentId: null, name: 'ACME Devices' });
   });
 
+  it('takes brand account ids and display names only as snapd would', async () => {
+    const brands = new BrandRepository(db);
+    await expect(brands.create('Bad_Brand', 'Bad')).rejects.toMatchObject({ code: 'ERR_INVALID_INPUT', message: expect.stringContaining('"Bad_Brand" cannot be a brand account id') });
+    await expect(brands.create('x', 'Too short')).rejects.toMatchObject({ code: 'ERR_INVALID_INPUT' });
+    await expect(brands.create('fine-brand', '  ')).rejects.toMatchObject({ code: 'ERR_INVALID_INPUT', message: 'brand "fine-brand" needs a display name' });
+    expect(await db('stores').where({ id: 'Bad_Brand' }).first()).toBeUndefined();
+  });
+
   it('lets a grant on a store reach its product sub-stores, two levels down', async () => {
     const admin = await as(accounts, 'brand-admin@acme.test');
     const t = await accounts.tree();

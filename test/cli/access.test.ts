@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveAdmin, type Listening } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
 import { cli } from '../support/cli.js';
 import { removeDataDir, startTestVault, testDataDir, type TestVault } from '../support/vault.js';
 
@@ -64,6 +65,17 @@ describe('the store, person, role and token commands', () => {
       const id = /^(\d+) .*line 3/m.exec(listed.stdout)![1]!;
       expect((await cli('token', 'revoke', id, '--data-dir', dir)).stdout).toBe(`revoked token ${id}\n`);
       expect((await cli('token', 'list', '--email', 'ada@demo.test', '--data-dir', dir)).stdout).toMatch(/line 3 .*revoked/);
+    });
+
+    it('refuses a brand id snapd would refuse, before making any key in the HSM', async () => {
+      expect((await cli('authority', 'create', 'test-root', '--data-dir', dir)).code).toBe(0);
+      const bad = await cli('brand', 'create', 'Bad_Brand', '--authority', 'test-root', '--data-dir', dir);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/"Bad_Brand" cannot be a brand account id.*\[ERR_INVALID_INPUT\]/);
+      const config = await loadConfig(dir);
+      const keys = await cli('key', 'list', '--hsm', config.hsm.uri, '--softhsm-conf', config.hsm.softhsmConf!);
+      expect(keys.stdout).toContain('root-test-root');
+      expect(keys.stdout).not.toContain('Bad_Brand');
     });
 
     it('explains what is missing instead of failing obscurely', async () => {

@@ -1,5 +1,6 @@
 import { Option } from '@commander-js/extra-typings';
 import { createLogger, openVault, type Vault } from '../../app.js';
+import { AccountsError } from '../../accounts/errors.js';
 import { ConfigError, loadConfig, type ConfigInput } from '../../config.js';
 import { isKeyStoreError } from '../../keystore/errors.js';
 import { SetupError } from '../../keys/brand-setup.js';
@@ -29,6 +30,6 @@ export async function withVault<T>(dataDir: string, fn: (vault: Vault) => Promis
 export function asCliError(e: unknown): unknown {
   if (e instanceof ConfigError) return new CliError(e.message, 2);
   if (isKeyStoreError(e)) return new CliError(`${e.message} [${e.code}]`, 1);
-  if (e instanceof SetupError) return new CliError(`${e.message} [${e.code}]`, 1);
+  if (e instanceof SetupError || e instanceof AccountsError) return new CliError(`${e.message} [${e.code}]`, 1);
   return e;
 }
