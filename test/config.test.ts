@@ -19,6 +19,16 @@ describe('configuration', () => {
     expect(config.database).toEqual({ client: 'sqlite', busyTimeoutMs: 5000 });
   });
 
+  it('checks single sign-on settings as a whole, and finds the client secret file in the data directory', async () => {
+    write({ ...good, sso: { issuer: 'not a url' }, admin: { publicUrl: 'ftp://vault.example/' } });
+    const err = (await loadConfig(dir, {}, {}).catch((e: unknown) => e)) as ConfigError;
+    expect(err.problems).toEqual(expect.arrayContaining([expect.stringMatching(/^sso\.issuer: /), expect.stringMatching(/^sso\.clientId: /), expect.stringMatching(/^admin\.publicUrl: /)]));
+    write({ ...good, sso: { issuer: 'https://login.example/', clientId: 'vault', clientSecretFile: 'secrets/sso' } });
+    const config = await loadConfig(dir, {}, {});
+    expect(config.sso).toEqual({ issuer: 'https://login.example/', clientId: 'vault', clientSecretFile: join(dir, 'secrets', 'sso'), scopes: 'openid email profile' });
+    expect(config.admin).toMatchObject({ sessionHours: 8, maxTokenDays: 365 });
+  });
+
   it('takes SERIAL_VAULT_* variables over the file', async () => {
     write(good);
     const config = await loadConfig(dir, {}, { SERIAL_VAULT_DEVICE_PORT: '9090', SERIAL_VAULT_DATABASE_URL: 'postgres://vault:s3cret@db/vault' });
