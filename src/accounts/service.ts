@@ -469,6 +469,14 @@ export class AccountsService {
     return pageOf(rows, limit, (e) => String(e.id));
   }
 
+  /** The whole audit log, newest first: the operator's view (sign-ins, people and tokens have no store). */
+  async auditAll(principal: Principal, page: { before?: number; limit?: number } = {}): Promise<Page<AuditEntry>> {
+    if (principal.kind !== 'operator') throw new AccountsError('ERR_FORBIDDEN', 'only the operator reads the whole audit log; read a store\'s with its id');
+    const limit = clampLimit(page.limit);
+    const rows = await this.repos(this.db).audit.list({ ...(page.before !== undefined ? { beforeId: page.before } : {}), limit: limit + 1 });
+    return pageOf(rows, limit, (e) => String(e.id));
+  }
+
   // --- bootstrap ----------------------------------------------------------
 
   /**

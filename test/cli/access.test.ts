@@ -67,6 +67,18 @@ describe('the store, person, role and token commands', () => {
       expect((await cli('token', 'list', '--email', 'ada@demo.test', '--data-dir', dir)).stdout).toMatch(/line 3 .*revoked/);
     });
 
+    it('prints the audit log, all of it or one store’s', async () => {
+      const all = await cli('audit', 'list', '--data-dir', dir);
+      expect(all.code).toBe(0);
+      expect(all.stdout).toMatch(/operator \(cli\) {2}token\.revoke token \d+\n/);
+      expect(all.stdout).toMatch(/operator \(cli\) {2}store\.create store partner \[partner\]/);
+      const one = await cli('audit', 'list', '--store', 'gateways', '--data-dir', dir);
+      expect(one.stdout).toContain('grant.revoke grant gateways/pat@partner.test/reviewer [gateways]');
+      expect(one.stdout).not.toContain('[partner]');
+      const json = JSON.parse((await cli('audit', 'list', '--limit', '2', '--json', '--data-dir', dir)).stdout) as unknown[];
+      expect(json).toHaveLength(2);
+    });
+
     it('refuses a brand id snapd would refuse, before making any key in the HSM', async () => {
       expect((await cli('authority', 'create', 'test-root', '--data-dir', dir)).code).toBe(0);
       const bad = await cli('brand', 'create', 'Bad_Brand', '--authority', 'test-root', '--data-dir', dir);

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option, type OptionValues } from '@commander-js/extra-typings';
+import { OPERATOR } from '../../accounts/principal.js';
 import { ROLES, ROLE_TITLES, isRole, type Role } from '../../accounts/roles.js';
 import { adminCliError, localOps, remoteOps, type AdminOps, type StoreNodeOut, type TokenOut } from '../admin-client.js';
 import { CliError, type CliIo } from '../io.js';
@@ -194,5 +195,29 @@ export function accessCommands(io: CliIo): Command[] {
     });
   });
 
-  return [admin, store, person, role, token];
+  // --- audit ------------------------------------------------------------
+  const audit = new Command('audit').description('the audit log: who changed what, when, from where');
+  audit
+    .command('list')
+    .description('print audit entries, newest first (on the appliance)')
+    .option('--store <store>', 'only changes to this store and the stores below it')
+    .option('--limit <n>', 'how many entries', (v) => Number(v), 50)
+    .option('--json', 'print JSON, for scripts')
+    .addOption(dataDirOption())
+    .action(async (o) => {
+      await withVault(o.dataDir, async (vault) => {
+        try {
+          const page = o.store ? await vault.accounts.audit(OPERATOR, o.store, { limit: o.limit }) : await vault.accounts.auditAll(OPERATOR, { limit: o.limit });
+          out(o, page.items, () =>
+            page.items
+              .map((e) => `${e.at}  ${e.actor} (${e.via}${e.clientAddress ? ` from ${e.clientAddress}` : ''})  ${e.action} ${e.targetType} ${e.targetId}${e.storeId ? ` [${e.storeId}]` : ''}\n`)
+              .join('') || 'no entries\n',
+          );
+        } catch (e) {
+          throw adminCliError(e);
+        }
+      });
+    });
+
+  return [admin, store, person, role, token, audit];
 }
