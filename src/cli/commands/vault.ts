@@ -156,7 +156,7 @@ export function vaultCommands(io: CliIo): Command[] {
     });
 
   const serve = new Command('serve')
-    .description('run the vault: the device API (request-id, serial) on its own listener')
+    .description('run the vault: the device API (request-id, serial) and the admin API (sign-in, stores, roles, tokens, metrics), each on its own listener')
     .addOption(dataDirOption())
     .addOption(new Option('--port <port>', 'device API port (overrides the config)').argParser((v) => Number(v)))
     .option('--host <host>', 'device API address (overrides the config)')
