@@ -28,6 +28,12 @@ export interface VerifiedIdentity {
   readonly name: string | undefined;
 }
 
+/** A network failure (provider down, timeout), as opposed to an answer that was refused. */
+function unreachable(e: unknown): boolean {
+  const err = e as { name?: string; cause?: { code?: string; name?: string } };
+  return (e instanceof TypeError && /fetch failed/.test(e.message)) || err.name === 'TimeoutError' || err.name === 'AbortError' || /^(ECONN|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|UND_ERR)/.test(err.cause?.code ?? '');
+}
+
 const loopback = (url: URL) => ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
 
 /**
@@ -78,6 +84,7 @@ export class OidcSignIn {
     try {
       tokens = await oidc.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: pending.verifier, expectedState: pending.state, expectedNonce: pending.nonce, idTokenExpected: true });
     } catch (e) {
+      if (unreachable(e)) throw new AccountsError('ERR_SSO_UNAVAILABLE', `cannot reach the identity provider ${this.settings.issuer}: try again shortly`, { cause: e });
       throw new AccountsError('ERR_SSO_FAILED', `the identity provider's answer was refused: ${(e as Error).message}`, { cause: e });
     }
     const claims = tokens.claims();

@@ -93,6 +93,9 @@ describe('the store, person, role and token commands', () => {
     it('explains what is missing instead of failing obscurely', async () => {
       const noEmail = await cli('token', 'create', '--name', 'x', '--data-dir', dir);
       expect(noEmail.stderr).toContain('name whose token it is: --email');
+      const days = await cli('token', 'create', '--name', 'x', '--days', 'soon', '--email', 'ada@demo.test', '--data-dir', dir);
+      expect(days.code).not.toBe(0);
+      expect(days.stderr).toContain("option '--days <n>' argument 'soon' is invalid. expected a whole number.");
       const help = await cli('role', '--help');
       expect(help.stdout).toContain('Store Administrator: assigns roles');
       const remoteNoToken = await cli('store', 'list', '--url', 'http://127.0.0.1:1/');

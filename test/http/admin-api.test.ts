@@ -245,6 +245,12 @@ describe.each(['sqlite', 'pg'] as const)('the admin API on %s', (database) => {
     expect(conflict.status === 204 || conflict.body['code'] === 'ERR_LAST_ADMIN').toBe(true);
   });
 
+  it('says plainly when single sign-on is not configured', async () => {
+    const res = await fetch(new URL('auth/login', v.adminUrl));
+    expect(res.status).toBe(404);
+    expect(await res.text()).toContain('single sign-on is not configured on this vault');
+  });
+
   it('keeps the last administrator of a store over HTTP too (409 ERR_LAST_ADMIN)', async () => {
     const partner = await call(v.adminUrl, 'post', '/api/v1/stores', { token: tokens.get('admin')!, body: { id: 'reseller', name: 'Reseller', parent: BRAND_STORE, kind: 'ecosystem' } });
     expect(partner.status).toBe(201);

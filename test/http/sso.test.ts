@@ -1,6 +1,8 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPERATOR } from '../../src/accounts/principal.js';
+import { OidcSignIn } from '../../src/accounts/sso.js';
+import { freePort } from '../support/net.js';
 import { CookieBrowser, type TestProvider } from '../support/oidc.js';
 import { startSsoVault, testDataDir, type AdminTestVault, type SsoTestVault } from '../support/vault.js';
 
@@ -122,6 +124,21 @@ describe('single sign-on through OpenID Connect', () => {
     idp.nextLogin = 'alice';
     const landed = await browser.go(`${admin}auth/login?return_to=//evil.example/x`);
     expect(landed.url).toBe(`${admin}api/v1/me`);
+  });
+
+  it('answers 503 when the provider cannot be reached, at login and at the callback', async () => {
+    const port = await freePort();
+    const down = new OidcSignIn({ issuer: `http://127.0.0.1:${port}`, clientId: 'x', redirectUri: `${admin}auth/callback`, scopes: 'openid email' });
+    await expect(down.begin()).rejects.toMatchObject({ code: 'ERR_SSO_UNAVAILABLE' });
+
+    // Discovery done, then the provider goes away before the code is exchanged.
+    const login = await fetch(`${admin}auth/login`, { redirect: 'manual' });
+    const cookie = login.headers.getSetCookie()[0]!.split(';')[0]!;
+    const state = new URL(login.headers.get('location')!).searchParams.get('state')!;
+    await idp.close();
+    const res = await fetch(`${admin}auth/callback?code=abc&state=${state}&iss=${encodeURIComponent(idp.issuer)}`, { headers: { cookie } });
+    expect(res.status).toBe(503);
+    expect(await res.text()).toContain('ERR_SSO_UNAVAILABLE');
   });
 
   it('keeps session ids, authorization codes and the client secret out of the log', async () => {

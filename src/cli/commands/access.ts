@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { Command, Option, type OptionValues } from '@commander-js/extra-typings';
+import { Command, InvalidArgumentError, Option, type OptionValues } from '@commander-js/extra-typings';
 import { OPERATOR } from '../../accounts/principal.js';
 import { ROLES, ROLE_TITLES, isRole, type Role } from '../../accounts/roles.js';
 import { adminCliError, localOps, remoteOps, type AdminOps, type StoreNodeOut, type TokenOut } from '../admin-client.js';
@@ -45,6 +45,11 @@ const roleArg = (value: string): Role => {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+const wholeNumber = (value: string): number => {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number.');
+  return Number(value);
+};
+
 function printTree(io: CliIo, node: StoreNodeOut, prefix = '', last = true, top = true): void {
   const roles = node.roles.length > 0 ? `  [${node.roles.join(', ')}]` : '';
   io.stdout(`${top ? '' : `${prefix}${last ? '└── ' : '├── '}`}${node.id} (${node.kind}) ${node.name}${roles}\n`);
@@ -69,7 +74,7 @@ export function accessCommands(io: CliIo): Command[] {
     .requiredOption('--email <email>', 'their email, as their identity provider knows it')
     .option('--name <name>', 'their display name')
     .option('--brand <account-id>', 'the brand (default: the only one)')
-    .option('--days <n>', 'how long the token lives', (v) => Number(v), 1)
+    .option('--days <n>', 'how long the token lives', wholeNumber, 1)
     .addOption(dataDirOption())
     .action(async (o) => {
       await withVault(o.dataDir, async (vault) => {
@@ -170,7 +175,7 @@ export function accessCommands(io: CliIo): Command[] {
       .command('create')
       .description('create an access token; it is printed once, on standard output')
       .requiredOption('--name <name>', 'what it is for, e.g. "line 3 station"')
-      .option('--days <n>', 'how long it lives', (v) => Number(v), 30)
+      .option('--days <n>', 'how long it lives', wholeNumber, 30)
       .option('--store <store>', 'limit it to this store and the product sub-stores below (repeat for several)', collect)
       .option('--role <role>', 'limit it to this role (repeat for several)', (v, prev: Role[] = []) => [...prev, roleArg(v)])
       .option('--email <email>', 'on the appliance: whose token it is'),
@@ -188,7 +193,7 @@ export function accessCommands(io: CliIo): Command[] {
       out(o, tokens, () => tokens.map((t) => `${tokenLine(t)}\n`).join('') || 'no tokens\n');
     });
   });
-  targetOptions(token.command('revoke').description('revoke a token at once').argument('<id>', 'the token id (token list)', (v) => Number(v))).action(async (id, o) => {
+  targetOptions(token.command('revoke').description('revoke a token at once').argument('<id>', 'the token id (token list)', wholeNumber)).action(async (id, o) => {
     await withOps(o, async (ops) => {
       await ops.revokeToken(id);
       out(o, { revoked: id }, () => `revoked token ${id}\n`);
@@ -201,7 +206,7 @@ export function accessCommands(io: CliIo): Command[] {
     .command('list')
     .description('print audit entries, newest first (on the appliance)')
     .option('--store <store>', 'only changes to this store and the stores below it')
-    .option('--limit <n>', 'how many entries', (v) => Number(v), 50)
+    .option('--limit <n>', 'how many entries', wholeNumber, 50)
     .option('--json', 'print JSON, for scripts')
     .addOption(dataDirOption())
     .action(async (o) => {
