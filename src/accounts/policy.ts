@@ -52,5 +52,3 @@ export const POLICY: Readonly<Record<Action, Requirement>> = {
   'token.revoke': { scope: 'signed-in' },
   'audit.read': { scope: 'store', roles: ['admin', 'security-officer'] },
 };
-
-export const ACTIONS = Object.keys(POLICY) as Action[];

@@ -44,7 +44,7 @@ export interface AccountsOptions {
   readonly maxTokenDays?: number;
 }
 
-export const MAX_PAGE = 500;
+const MAX_PAGE = 500;
 const DEFAULT_PAGE = 50;
 
 function pageOf<T>(rows: T[], limit: number, cursor: (t: T) => string): Page<T> {

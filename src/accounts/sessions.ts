@@ -1,8 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Database } from '../db/database.js';
 import { nowIso } from '../db/errors.js';
-
-const hash = (id: string) => createHash('sha256').update(id, 'utf8').digest('hex');
+import { hashSecret } from '../db/hashed-secrets.js';
 
 export interface Session {
   readonly personId: number;
@@ -23,19 +22,19 @@ export class SessionRepository {
     const id = randomBytes(32).toString('base64url');
     const now = this.clock();
     const expiresAt = new Date(now.getTime() + ttlMs);
-    await this.db('sessions').insert({ id_hash: hash(id), person_id: personId, created_at: nowIso(now), expires_at: nowIso(expiresAt), revoked_at: null });
+    await this.db('sessions').insert({ id_hash: hashSecret(id), person_id: personId, created_at: nowIso(now), expires_at: nowIso(expiresAt), revoked_at: null });
     return { id, expiresAt };
   }
 
   async lookup(id: string): Promise<Session | undefined> {
     if (!/^[A-Za-z0-9_-]{43}$/.test(id)) return undefined;
-    const row = await this.db('sessions').where({ id_hash: hash(id) }).whereNull('revoked_at').first();
+    const row = await this.db('sessions').where({ id_hash: hashSecret(id) }).whereNull('revoked_at').first();
     if (!row || Date.parse(String(row.expires_at)) <= this.clock().getTime()) return undefined;
     return { personId: Number(row.person_id), expiresAt: String(row.expires_at) };
   }
 
   async revoke(id: string): Promise<void> {
-    await this.db('sessions').where({ id_hash: hash(id) }).whereNull('revoked_at').update({ revoked_at: nowIso(this.clock()) });
+    await this.db('sessions').where({ id_hash: hashSecret(id) }).whereNull('revoked_at').update({ revoked_at: nowIso(this.clock()) });
   }
 
   /** Forgets sessions that ended (expired or signed out) more than a day ago; returns how many. */

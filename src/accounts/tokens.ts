@@ -1,6 +1,7 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Database } from '../db/database.js';
 import { nowIso } from '../db/errors.js';
+import { hashSecret, matchesHash } from '../db/hashed-secrets.js';
 import type { Role } from './roles.js';
 
 export interface AccessToken {
@@ -18,7 +19,6 @@ export interface AccessToken {
   readonly revokedAt: string | null;
 }
 
-const hash = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('hex');
 const list = (v: unknown) => (v === null || v === undefined ? null : (JSON.parse(String(v)) as string[]));
 
 const toToken = (r: Record<string, unknown>): AccessToken => ({
@@ -55,7 +55,7 @@ export class AccessTokenRepository {
       person_id: input.personId,
       name: input.name,
       prefix,
-      hash: hash(secret),
+      hash: hashSecret(secret),
       stores: input.stores ? JSON.stringify(input.stores) : null,
       roles: input.roles ? JSON.stringify(input.roles) : null,
       created_at: nowIso(this.clock()),
@@ -73,9 +73,7 @@ export class AccessTokenRepository {
     if (!m) return undefined;
     const row = await this.db('access_tokens').where({ prefix: m[1] }).first();
     if (!row) return undefined;
-    const expected = Buffer.from(String(row.hash), 'hex');
-    const actual = Buffer.from(hash(m[2] as string), 'hex');
-    if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined;
+    if (!matchesHash(m[2] as string, String(row.hash))) return undefined;
     const token = toToken(row);
     if (token.revokedAt !== null || Date.parse(token.expiresAt) <= this.clock().getTime()) return undefined;
     // Good enough to within a minute; saves a write per request.
@@ -98,7 +96,4 @@ export class AccessTokenRepository {
     return (await this.db('access_tokens').where({ id }).whereNull('revoked_at').update({ revoked_at: nowIso(this.clock()) })) > 0;
   }
 
-  async revokeAllOf(personId: number): Promise<void> {
-    await this.db('access_tokens').where({ person_id: personId }).whereNull('revoked_at').update({ revoked_at: nowIso(this.clock()) });
-  }
 }

@@ -1,6 +1,7 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Database } from '../db/database.js';
 import { nowIso } from '../db/errors.js';
+import { hashSecret, matchesHash } from '../db/hashed-secrets.js';
 
 export interface ApiKeyRecord {
   readonly id: number;
@@ -8,8 +9,6 @@ export interface ApiKeyRecord {
   readonly name: string;
   readonly prefix: string;
 }
-
-const hash = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('hex');
 
 /**
  * API keys for factory lines and device fleets, one or more per model. The
@@ -23,7 +22,7 @@ export class ApiKeyRepository {
   async create(modelId: number, name: string): Promise<{ record: ApiKeyRecord; key: string }> {
     const prefix = randomBytes(6).toString('hex');
     const secret = randomBytes(24).toString('base64url');
-    const [row] = await this.db('api_keys').insert({ model_id: modelId, name, prefix, hash: hash(secret), created_at: nowIso() }).returning('id');
+    const [row] = await this.db('api_keys').insert({ model_id: modelId, name, prefix, hash: hashSecret(secret), created_at: nowIso() }).returning('id');
     const id = typeof row === 'object' ? (row as { id: number }).id : (row as number);
     return { record: { id, modelId, name, prefix }, key: `sv_${prefix}_${secret}` };
   }
@@ -34,9 +33,7 @@ export class ApiKeyRepository {
     if (!m) return undefined;
     const row = await this.db('api_keys').where({ prefix: m[1] }).whereNull('revoked_at').first();
     if (!row) return undefined;
-    const expected = Buffer.from(String(row.hash), 'hex');
-    const actual = Buffer.from(hash(m[2] as string), 'hex');
-    if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined;
+    if (!matchesHash(m[2] as string, String(row.hash))) return undefined;
     return { id: Number(row.id), modelId: Number(row.model_id), name: String(row.name), prefix: String(row.prefix) };
   }
 

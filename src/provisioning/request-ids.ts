@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Database } from '../db/database.js';
-import { isUniqueViolation, nowIso } from '../db/errors.js';
+import { vaultSecret } from '../db/settings.js';
+import { nowIso } from '../db/errors.js';
 
 export type RequestIdState =
   | { readonly state: 'fresh'; readonly expiresAt: Date }
@@ -28,19 +29,7 @@ export class RequestIdRepository {
 
   /** Loads (or creates) the vault's request-id secret; call once at start. */
   async start(): Promise<void> {
-    const row = await this.db('settings').where({ name: SECRET_SETTING }).first();
-    if (row) {
-      this.secret = Buffer.from(String(row.value), 'base64');
-      return;
-    }
-    const secret = randomBytes(32);
-    try {
-      await this.db('settings').insert({ name: SECRET_SETTING, value: secret.toString('base64') });
-      this.secret = secret;
-    } catch (e) {
-      if (!isUniqueViolation(e)) throw e;
-      return this.start(); // another process made it first
-    }
+    this.secret = await vaultSecret(this.db, SECRET_SETTING);
   }
 
   private mac(payload: Buffer): Buffer {
