@@ -6,41 +6,34 @@
  *   node serial-load.js URL API_KEY MODEL_FILE KEYS_FILE closed CONCURRENCY SECONDS
  *   node serial-load.js URL API_KEY MODEL_FILE KEYS_FILE open RATE SECONDS
  *
- * Prints one JSON line: { count, errors, seconds, rate, p50, p99 }.
+ * Prints one JSON line: { count, errors, seconds, rate, p50, p99, cpuMs,
+ * requestBytes, answerBytes } (cpuMs: this process's own CPU time during the
+ * run; the sizes: of one serial request and its answer).
  */
-import { createPrivateKey } from 'node:crypto';
+import { createHash, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { NodeSigner, decodeStream, encodeStream, signAssertion } from '../../src/assertions/index.js';
+import { poster } from './http-post.js';
 
 const [url, apiKey, modelFile, keysFile, mode, amount, secondsText] = process.argv.slice(2) as [string, string, string, string, 'closed' | 'open', string, string];
 const model = decodeStream(readFileSync(modelFile))[0]!;
 const view = model.is('model') ? model.view : undefined;
 const keys = (JSON.parse(readFileSync(keysFile, 'utf8')) as string[]).map((pem) => new NodeSigner(createPrivateKey(pem)));
-const seconds = Number(secondsText);
-// Plain node:http with keep-alive: much cheaper per request than fetch, so the load generator
-// (which shares the machine's cores with the server) takes as little CPU as it can.
-const agent = new Agent({ keepAlive: true, maxSockets: 1024 });
-const target = new URL(url);
-
-function post(path: string, headers: Record<string, string>, body?: Buffer): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: target.hostname, port: target.port, path: `${target.pathname}${path}`, method: 'POST', agent, headers: { ...headers, 'Content-Length': String(body?.length ?? 0) } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+// Devices have their keys long before they register: each key's one-time set-up (its encoded
+// public key, OpenSSL's blinding and Montgomery values, made on first use) happens here, not in the run.
+const warmUp = createHash('sha512').update('warm-up').digest();
+for (const key of keys) {
+  void key.publicKey.encoded;
+  await key.signDigest(warmUp);
 }
+const seconds = Number(secondsText);
+const { post, close } = poster(url);
 let next = 0;
 const latencies: number[] = [];
 let errors = 0;
+/** Sizes of a serial request and of its answer, for the floor measurement. */
+let requestBytes = 0;
+let answerBytes = 0;
 /** Every device key is used once; a run that needs more stops early and says so. */
 let exhausted = false;
 
@@ -60,15 +53,21 @@ async function registerOne(): Promise<void> {
       key,
       { minimumKeyBits: 1024 },
     );
-    const res = await post('serial', { 'api-key': apiKey, 'Content-Type': 'application/x.ubuntu.assertion', 'Snap-Device-Capabilities': 'serial-stream' }, encodeStream([serialRequest, model]));
+    const body = encodeStream([serialRequest, model]);
+    const res = await post('serial', { 'api-key': apiKey, 'Content-Type': 'application/x.ubuntu.assertion', 'Snap-Device-Capabilities': 'serial-stream' }, body);
     if (res.status !== 200 || !res.body.includes('type: serial\n')) errors++;
-    else latencies.push(performance.now() - start);
+    else {
+      latencies.push(performance.now() - start);
+      requestBytes = body.length;
+      answerBytes = res.body.length;
+    }
   } catch {
     errors++;
   }
 }
 
 const begin = performance.now();
+const cpuAtBegin = process.cpuUsage();
 const end = begin + seconds * 1000;
 if (mode === 'closed') {
   await Promise.all(
@@ -88,8 +87,9 @@ if (mode === 'closed') {
   await Promise.all(inFlight);
 }
 const elapsed = (performance.now() - begin) / 1000;
+const cpu = process.cpuUsage(cpuAtBegin);
 latencies.sort((a, b) => a - b);
 const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
 if (exhausted) process.stderr.write('serial-load: ran out of device keys before the end of the run\n');
-console.log(JSON.stringify({ exhausted, count: latencies.length, errors, seconds: elapsed, rate: latencies.length / elapsed, p50: pct(50), p99: pct(99) }));
-agent.destroy();
+console.log(JSON.stringify({ exhausted, count: latencies.length, errors, seconds: elapsed, rate: latencies.length / elapsed, p50: pct(50), p99: pct(99), cpuMs: (cpu.user + cpu.system) / 1000, requestBytes, answerBytes }));
+close();
