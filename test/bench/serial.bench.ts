@@ -2,8 +2,9 @@
  * npm run bench:serial: full device registrations per second (request-id
  * then serial) against a real server (its own process, SoftHSM2, SQLite),
  * driven by a load generator in another process at several concurrency
- * levels; p50/p99 latency; the server's RSS; and, in the same run, the
- * keystore's raw signing rate on the same token.
+ * levels; p50/p99 latency; the server's RSS; the CPU a registration costs
+ * in each process; and, in the same run, the keystore's raw signing rate on
+ * the same token and the floor (see floor.ts) that caps the ratio here.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, generateKeyPair } from 'node:crypto';
@@ -131,8 +132,8 @@ try {
   await stopped;
   server = undefined;
 
-  // The ratio's ceiling on this machine: every registration costs one HSM signature plus a floor
-  // of work no design avoids (HTTP both ends, the device's signing, the vault's assertion work).
+  // The ratio's ceiling on this machine: every registration costs one HSM signature plus a floor of
+  // work no design avoids (HTTP both ends, the device's signing, the vault's assertion work, SQLite).
   const floor = await measureFloor({
     loader: floorLoader,
     model: decodeStream(readFileSync(modelFile))[0]!,
@@ -150,7 +151,7 @@ try {
   );
   console.log(
     `ratio ceiling on this machine: ${fmt(cpuPerSign / (cpuPerSign + floorMs), 3)} (signature ${fmt(cpuPerSign, 2)} ms + floor); ` +
-      `a ratio of ${GOAL} leaves ${fmt(budget, 2)} ms CPU per registration beside the signature, the best level used ${fmt(best!.serverCpu + best!.cpuMs / best!.count - cpuPerSign, 2)} ms`,
+      `a ratio of ${GOAL} leaves ${fmt(budget, 2)} ms CPU per registration beside the signature; the best level spent ${fmt(best!.serverCpu + best!.cpuMs / best!.count - cpuPerSign, 2)} ms`,
   );
   console.log(`RESULT serial_ratio=${fmt(best!.rate / rawSign, 3)} p99_ms=${fmt(open.p99)} rss_mb=${fmt(peakRss)}`);
 } finally {
