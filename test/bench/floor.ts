@@ -20,16 +20,17 @@
  * design on the packages this project is fixed to (koa, knex, pino).
  */
 import { spawn } from 'node:child_process';
-import { createHash, createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type RequestListener } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import knex from 'knex';
 import Koa from 'koa';
 import { pino } from 'pino';
 import getRawBody from 'raw-body';
 import sqlite3 from 'sqlite3';
+import { openDatabase } from '../../src/db/database.js';
+import { readyDeviceKeys } from './device-keys.js';
 import type { AddressInfo } from 'node:net';
 import type { PublicKey} from '../../src/assertions/index.js';
 import { NodeSigner, TrustDatabase, decodeStream, encodeStream, formatRfc3339, signAssertion, type Assertion, type Signer } from '../../src/assertions/index.js';
@@ -129,12 +130,7 @@ class FixedSigner implements Signer {
 async function codecFloor(model: Assertion, devicePems: readonly string[]): Promise<{ device: number; vault: number }> {
   const view = model.is('model') ? model.view : undefined;
   if (!view) throw new Error('not a model assertion');
-  const keys = devicePems.map((pem) => new NodeSigner(createPrivateKey(pem)));
-  const warmUp = createHash('sha512').update('warm-up').digest();
-  for (const key of keys) {
-    void key.publicKey.encoded;
-    await key.signDigest(warmUp);
-  }
+  const keys = await readyDeviceKeys(devicePems);
   const deviceRequest = async (key: NodeSigner) => {
     const request = await signAssertion(
       { type: 'serial-request', 'brand-id': view.brandId, model: view.model, 'request-id': REQUEST_ID, 'device-key': key.publicKey.encoded },
@@ -190,16 +186,8 @@ const BATCH = 64;
 /** Through knex, as the vault's repositories go: one lookup per registration, multi-row inserts per group commit. */
 async function knexDatabaseFloor(registrations: number, assertionBytes: number): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'sv-floor-'));
-  const db = knex({
-    client: 'sqlite3',
-    connection: { filename: join(dir, 'floor.db') },
-    useNullAsDefault: true,
-    pool: {
-      afterCreate(conn: { exec: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) {
-        conn.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;', (err) => done(err, conn));
-      },
-    },
-  });
+  // The vault's own SQLite set-up (WAL, synchronous, busy timeout, one connection).
+  const db = openDatabase({ client: 'sqlite', filename: join(dir, 'floor.db') });
   try {
     for (const statement of SCHEMA.split(';').filter((x) => x.trim())) await db.raw(statement);
     const assertion = 's'.repeat(assertionBytes);

@@ -10,22 +10,15 @@
  * requestBytes, answerBytes } (cpuMs: this process's own CPU time during the
  * run; the sizes: of one serial request and its answer).
  */
-import { createHash, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { NodeSigner, decodeStream, encodeStream, signAssertion } from '../../src/assertions/index.js';
+import { decodeStream, encodeStream, signAssertion } from '../../src/assertions/index.js';
+import { readyDeviceKeys } from './device-keys.js';
 import { poster } from './http-post.js';
 
 const [url, apiKey, modelFile, keysFile, mode, amount, secondsText] = process.argv.slice(2) as [string, string, string, string, 'closed' | 'open', string, string];
 const model = decodeStream(readFileSync(modelFile))[0]!;
 const view = model.is('model') ? model.view : undefined;
-const keys = (JSON.parse(readFileSync(keysFile, 'utf8')) as string[]).map((pem) => new NodeSigner(createPrivateKey(pem)));
-// Devices have their keys long before they register: each key's one-time set-up (its encoded
-// public key, OpenSSL's blinding and Montgomery values, made on first use) happens here, not in the run.
-const warmUp = createHash('sha512').update('warm-up').digest();
-for (const key of keys) {
-  void key.publicKey.encoded;
-  await key.signDigest(warmUp);
-}
+const keys = await readyDeviceKeys(JSON.parse(readFileSync(keysFile, 'utf8')) as string[]);
 const seconds = Number(secondsText);
 const { post, close } = poster(url);
 let next = 0;
