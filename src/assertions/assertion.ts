@@ -1,5 +1,5 @@
 import type { HeaderValue, Headers } from './headers.js';
-import type { SignaturePacket } from './openpgp.js';
+import type { SignaturePacket } from './signature-packet.js';
 import type { PublicKey } from './public-key.js';
 
 /** What a type's checks see: the decoded headers and body, before the assertion exists. */

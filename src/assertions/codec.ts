@@ -187,7 +187,9 @@ const PLACED = new Set(['type', 'format', 'authority-id', 'revision', 'body-leng
 /**
  * The canonical content of an assertion: headers in snapd's order (type,
  * format, authority-id, revision, primary key, the rest sorted, body-length,
- * sign-key-sha3-384), then the body if any.
+ * sign-key-sha3-384), then the body if any. An optional primary key whose
+ * value is its default (a snap-revision's `provenance: global-upload`) is
+ * sorted with the rest, where snapd's signing puts it.
  */
 export function canonicalContent(spec: TypeSpec<unknown>, headers: Headers, body: Uint8Array | undefined): Buffer {
   const lines: string[] = [];
@@ -199,8 +201,11 @@ export function canonicalContent(spec: TypeSpec<unknown>, headers: Headers, body
   if (headers['format'] !== undefined && headers['format'] !== '0') put('format');
   put('authority-id');
   if (headers['revision'] !== undefined && headers['revision'] !== '0') put('revision');
-  for (const k of spec.primaryKey) put(k);
-  const primary = new Set(spec.primaryKey);
+  // An optional primary key at its default is not in the primary key's place:
+  // snapd's signing adds it among the other headers when it was left out.
+  const atDefault = (k: string) => headers[k] !== undefined && headers[k] === spec.primaryKeyDefaults?.[k];
+  const primary = new Set(spec.primaryKey.filter((k) => !atDefault(k)));
+  for (const k of primary) put(k);
   for (const k of Object.keys(headers).sort()) {
     if (!PLACED.has(k) && !primary.has(k)) put(k);
   }
@@ -251,6 +256,12 @@ export async function signAssertion(
     }
     checkEncodable(name, value);
     final[name] = value;
+  }
+  // snapd's signing writes a left-out optional primary key with its default,
+  // and leaves out one given explicitly at its default.
+  for (const [k, defaultValue] of Object.entries(typeSpec(type).primaryKeyDefaults ?? {})) {
+    if (final[k] === undefined) final[k] = defaultValue;
+    else if (final[k] === defaultValue) delete final[k];
   }
   final['sign-key-sha3-384'] = signer.publicKey.id;
   const content = canonicalContent(typeSpec(type), final, body);

@@ -1,16 +1,8 @@
-import { hash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { hash, constants, createPublicKey, publicDecrypt, type KeyObject } from 'node:crypto';
 import { decodeBase64Lines, encodeBase64Lines } from './base64.js';
 import { AssertionError } from './errors.js';
-import {
-  PUBKEY_RSA,
-  TAG_PUBLIC_KEY,
-  parsePublicKeyPacket,
-  readPacket,
-  writePublicKeyPacket,
-  tightMpi,
-  writePacketHeaderLength,
-  type RsaPublicKeyPacket,
-} from './openpgp.js';
+import { readPublicKeyPacket } from './key-packet.js';
+import { PUBKEY_RSA, writePublicKeyPacket, tightMpi, type RsaPublicKeyPacket } from './openpgp.js';
 
 /** Every encoded key and signature starts with this format version byte. */
 export const FORMAT_V1 = 0x01;
@@ -20,8 +12,10 @@ export const FIXED_KEY_CREATION = Date.UTC(2016, 0, 1) / 1000;
 
 /**
  * An RSA public key as snapd handles it: encoded as base64 of 0x01 and an
- * OpenPGP v4 public-key packet, identified by the base64url SHA3-384 of the
- * canonical re-encoding of that packet.
+ * OpenPGP v4 public-key packet. snapd keeps only the modulus and exponent of
+ * a decoded key and re-encodes them (fixed creation time, RSA, tight
+ * integers): that re-encoding is the key's encoded form, and its base64url
+ * SHA3-384 is the key id, whatever packet the key arrived in.
  */
 export class PublicKey {
   /** The key id (`sign-key-sha3-384`, `device-key-sha3-384`, `public-key-sha3-384`). */
@@ -31,11 +25,8 @@ export class PublicKey {
   private encodedText: string | undefined;
   private modulusSize: number | undefined;
 
-  private constructor(
-    private readonly packet: RsaPublicKeyPacket,
-    canonicalRaw?: Buffer,
-  ) {
-    this.raw = canonicalRaw ?? Buffer.concat([Buffer.from([FORMAT_V1]), writePublicKeyPacket(packet)]);
+  private constructor(private readonly packet: RsaPublicKeyPacket) {
+    this.raw = Buffer.concat([Buffer.from([FORMAT_V1]), writePublicKeyPacket(packet)]);
     this.id = hash('sha3-384', this.raw, 'base64url');
   }
 
@@ -45,21 +36,15 @@ export class PublicKey {
     return this.encodedText;
   }
 
-  /** Decodes snapd's encoded form; whitespace layout is free, the packet must be exact. */
+  /** Decodes snapd's encoded form; whitespace layout is free. */
   static decode(text: string): PublicKey {
     const raw = decodeBase64Lines(text, 'ERR_PUBLIC_KEY_INVALID', 'public key');
     if (raw.length === 0) throw new AssertionError('ERR_PUBLIC_KEY_INVALID', 'cannot decode public key: no data');
     if (raw[0] !== FORMAT_V1) {
       throw new AssertionError('ERR_PUBLIC_KEY_INVALID', `cannot decode public key: unsupported format version ${raw[0]}`);
     }
-    const { tag, body } = readPacket(raw.subarray(1), 'ERR_PUBLIC_KEY_INVALID', 'public key');
-    if (tag !== TAG_PUBLIC_KEY) {
-      throw new AssertionError('ERR_PUBLIC_KEY_INVALID', `cannot decode public key: expected a public key packet, got tag ${tag}`);
-    }
-    // Key ids hash the canonical encoding; snapd's own (a new-format header
-    // with the shortest length) is already canonical and is hashed as received.
-    const canonical = raw[1] === 0xc6 && raw.length - 1 === writePacketHeaderLength(body.length) + body.length ? raw : undefined;
-    return new PublicKey(parsePublicKeyPacket(body), canonical);
+    const { n, e } = readPublicKeyPacket(raw.subarray(1));
+    return PublicKey.fromModulus(n.bytes, e.bytes);
   }
 
   /** Wraps an RSA public (or private) Node key with snapd's fixed creation time. */
@@ -96,22 +81,23 @@ export class PublicKey {
     return this.keyObject;
   }
 
-  /** Verifies an RSA PKCS#1 v1.5 signature over `data` hashed with `hash`. */
-  verify(hash: string, data: Uint8Array, signature: Uint8Array): boolean {
+  /**
+   * Verifies an RSA PKCS#1 v1.5 signature of `digestInfo` (the DER prefix of
+   * the hash and the digest), as Go's `rsa.VerifyPKCS1v15` does: a signature
+   * shorter than the modulus is left-padded with zeros, a longer one fails.
+   */
+  verifyDigestInfo(digestInfo: Uint8Array, signature: Uint8Array): boolean {
     const size = this.modulusBytes;
+    if (signature.length > size) return false;
     let sig = signature;
-    // MPIs may drop leading zero bytes (or, from Go, keep them): OpenSSL wants exactly the modulus length.
-    if (sig.length > size) {
-      const extra = sig.length - size;
-      if (!sig.subarray(0, extra).every((b) => b === 0)) return false;
-      sig = sig.subarray(extra);
-    } else if (sig.length < size) {
-      const padded = new Uint8Array(size);
+    if (sig.length < size) {
+      const padded = Buffer.alloc(size);
       padded.set(sig, size - sig.length);
       sig = padded;
     }
     try {
-      return cryptoVerify(hash, data, this.toKeyObject(), sig);
+      const recovered = publicDecrypt({ key: this.toKeyObject(), padding: constants.RSA_PKCS1_PADDING }, sig);
+      return recovered.equals(digestInfo);
     } catch {
       return false;
     }

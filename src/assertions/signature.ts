@@ -1,21 +1,20 @@
 import { createHash, privateEncrypt, constants, type KeyObject } from 'node:crypto';
 import { decodeBase64Lines, encodeBase64Lines } from './base64.js';
 import { AssertionError } from './errors.js';
-import {
-  HASHES,
-  SIG_TEXT,
-  TAG_SIGNATURE,
-  hashTrailer,
-  parseSignaturePacket,
-  readPacket,
-  snapdHashedPart,
-  writeSignaturePacket,
-  type SignaturePacket,
-} from './openpgp.js';
+import { HASHES, PUBKEY_RSA, hashTrailer, snapdHashedPart, writeSignaturePacket } from './openpgp.js';
 import { FORMAT_V1, PublicKey } from './public-key.js';
+import { readSignaturePacket, type SignaturePacket } from './signature-packet.js';
 
-/** ASN.1 DigestInfo prefix for SHA-512 (RFC 8017, section 9.2, note 1). */
-export const SHA512_DIGEST_INFO_PREFIX = Buffer.from('3051300d060960864801650304020305000440', 'hex');
+/** ASN.1 DigestInfo prefixes (RFC 8017, section 9.2, note 1), by Node hash name: the ones Go's RSA verifier knows. */
+const DIGEST_INFO_PREFIX: Readonly<Record<string, Buffer>> = {
+  md5: Buffer.from('3020300c06082a864886f70d020505000410', 'hex'),
+  sha1: Buffer.from('3021300906052b0e03021a05000414', 'hex'),
+  sha224: Buffer.from('302d300d06096086480165030402040500041c', 'hex'),
+  sha256: Buffer.from('3031300d060960864801650304020105000420', 'hex'),
+  sha384: Buffer.from('3041300d060960864801650304020205000430', 'hex'),
+  sha512: Buffer.from('3051300d060960864801650304020305000440', 'hex'),
+};
+export const SHA512_DIGEST_INFO_PREFIX = DIGEST_INFO_PREFIX['sha512'] as Buffer;
 
 /** DigestInfo(SHA-512) ‖ digest: what `CKM_RSA_PKCS` signs for a SHA-512 RSA signature. */
 export function sha512DigestInfo(digest: Uint8Array): Buffer {
@@ -91,27 +90,25 @@ export function decodeSignature(text: Uint8Array): SignaturePacket {
   if (raw[0] !== FORMAT_V1) {
     throw new AssertionError('ERR_SIGNATURE_MALFORMED', `cannot decode signature: unsupported format version ${raw[0]}`);
   }
-  const { tag, body } = readPacket(raw.subarray(1), 'ERR_SIGNATURE_MALFORMED', 'signature');
-  if (tag !== TAG_SIGNATURE) {
-    throw new AssertionError('ERR_SIGNATURE_MALFORMED', `cannot decode signature: expected a signature packet, got tag ${tag}`);
-  }
-  return parseSignaturePacket(body);
+  return readSignaturePacket(raw.subarray(1));
 }
 
-/** Text signatures hash the content with CRLF line endings (RFC 4880, section 5.2.1). */
-function canonicalText(content: Buffer): Buffer {
-  return Buffer.from(content.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
-}
-
-/** Verifies a decoded signature over `content` with `key`; throws ERR_SIGNATURE_INVALID on failure. */
+/**
+ * Verifies a decoded signature over `content` with `key` as snapd does: the
+ * content is hashed as it is, whatever the signature type (snapd never
+ * canonicalises text), with the hash the signature names; the digest's first
+ * two bytes must match the packet's; the signature's algorithm must be RSA,
+ * the only kind of key snapd holds. Throws ERR_SIGNATURE_INVALID on failure.
+ */
 export function verifySignature(content: Buffer, sig: SignaturePacket, key: PublicKey): void {
+  const fail = (why: string) =>
+    new AssertionError('ERR_SIGNATURE_INVALID', `failed signature verification: ${why}`);
   const hash = HASHES[sig.hashAlgorithm] as string;
-  const data = Buffer.concat([
-    sig.sigType === SIG_TEXT ? canonicalText(content) : content,
-    sig.hashedPart,
-    hashTrailer(sig.hashedPart),
-  ]);
-  if (!key.verify(hash, data, sig.signature.bytes)) {
-    throw new AssertionError('ERR_SIGNATURE_INVALID', `failed signature verification: the signature does not match key "${key.id}"`);
+  const digest = createHash(hash).update(content).update(sig.hashedPart).update(hashTrailer(sig.hashedPart)).digest();
+  if (digest[0] !== sig.left16[0] || digest[1] !== sig.left16[1]) throw fail(`hash tag doesn't match (key "${key.id}")`);
+  if (sig.pubkeyAlgorithm !== PUBKEY_RSA) throw fail('public key and signature use different algorithms');
+  const digestInfo = Buffer.concat([DIGEST_INFO_PREFIX[hash] as Buffer, digest]);
+  if (!key.verifyDigestInfo(digestInfo, sig.signature.bytes)) {
+    throw fail(`the signature does not match key "${key.id}"`);
   }
 }

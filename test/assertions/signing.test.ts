@@ -48,8 +48,12 @@ describe('re-signing the generated vectors gives snapd bytes', () => {
       const signature = await signContent(a.content, signer, a.signedAt);
       expect(Buffer.from(signature.replace(/\n/g, ''), 'base64').equals(packetBytes(a))).toBe(true);
       if (!isCanonical(a)) return;
-      // From decoded headers and body, the whole assertion comes out as snapd wrote it.
-      const resigned = await signAssertion(a.headers as Record<string, HeaderValue>, a.body, signer, { signedAt: a.signedAt });
+      // From decoded headers and body, the whole assertion comes out as snapd wrote it,
+      // except that snapd's signing leaves out an optional primary key given at its default.
+      const headers = { ...(a.headers as Record<string, HeaderValue>) };
+      const atDefault = Object.entries(a.spec.primaryKeyDefaults ?? {}).filter(([k, v]) => headers[k] === v);
+      for (const [k] of atDefault) delete headers[k];
+      const resigned = await signAssertion(headers, a.body, signer, { signedAt: a.signedAt });
       expect(resigned.content.equals(a.content)).toBe(true);
       if (SNAPD_LAYOUT(a)) expect(resigned.encode().equals(a.encode())).toBe(true);
     },
@@ -63,6 +67,32 @@ describe('signing from header inputs', () => {
       signedAt: expected.signedAt,
     });
     expect(signed.encode().equals(readVector('generated/uc16.serial'))).toBe(true);
+  });
+
+  it.each([
+    ['test-hello.snap-revision.json', 'generated/store/test-hello_1.snap-revision', 'root'],
+    ['test-prov.snap-revision.json', 'generated/store/test-prov_1.snap-revision', 'brand'],
+    ['test-hello.snap-declaration.json', 'generated/store/test-hello.snap-declaration', 'root'],
+    ['test-store.store.json', 'generated/store/test-store.store', 'root'],
+  ])('signs store/%s into exactly %s', async (input, file, key) => {
+    const expected = decodeAssertion(readVector(file));
+    const signed = await signAssertion(headersInput(`../store/headers/${input}`), expected.body, new NodeSigner(generatedKey(key).privateKey), {
+      signedAt: expected.signedAt,
+    });
+    expect(signed.encode().toString()).toBe(readVector(file).toString());
+  });
+
+  it('puts a left-out provenance among the sorted headers, and leaves out one given at its default, as snapd does', async () => {
+    const input = headersInput('../store/headers/test-hello.snap-revision.json');
+    const signer = new NodeSigner(generatedKey('root').privateKey);
+    const signedAt = new Date('2024-01-05T00:00:00Z');
+    const implicit = await signAssertion(input, undefined, signer, { signedAt });
+    expect(implicit.content.toString()).toMatch(/\ndeveloper-id: test-brand\nprovenance: global-upload\nsnap-id: /);
+    const explicit = await signAssertion({ ...input, provenance: 'global-upload' }, undefined, signer, { signedAt });
+    expect(explicit.content.toString()).not.toContain('provenance');
+    expect(explicit.view).toMatchObject({ provenance: 'global-upload' });
+    const other = await signAssertion({ ...input, provenance: 'my-prov' }, undefined, signer, { signedAt });
+    expect(other.content.toString()).toMatch(/^type: snap-revision\nauthority-id: test-root\nsnap-sha3-384: \S+\nprovenance: my-prov\n/);
   });
 
   it('omits empty lists and maps and sorts map keys', async () => {

@@ -1,5 +1,7 @@
+import { AssertionError } from '../errors.js';
 import type { TypeSpec } from '../assertion.js';
 import type { HeaderMap } from '../headers.js';
+import { checkRevisionAuthorities, type RevisionAuthority } from './revision-authority.js';
 import { checkDate, checkExistsString, checkNotEmptyString, checkOptionalMap, checkStringList } from '../checks.js';
 
 /**
@@ -15,6 +17,8 @@ export interface SnapDeclarationView {
   readonly plugs: HeaderMap | undefined;
   readonly slots: HeaderMap | undefined;
   readonly autoAliases: readonly string[];
+  /** Who may sign snap-revisions of this snap under a provenance other than `global-upload`. */
+  readonly revisionAuthorities: readonly RevisionAuthority[];
   readonly timestamp: Date;
 }
 
@@ -39,7 +43,25 @@ export const snapDeclarationType: TypeSpec<SnapDeclarationView> = {
       plugs: checkOptionalMap(headers, 'plugs'),
       slots: checkOptionalMap(headers, 'slots'),
       autoAliases: checkStringList(headers, 'auto-aliases', VALID_ALIAS),
+      revisionAuthorities: checkRevisionAuthorities(headers),
       timestamp: checkDate(headers, 'timestamp'),
     };
+  },
+  consistency(a, db) {
+    const { snapName, snapId, publisherId } = a.view;
+    if (!db.isTrustedAccount(a.authorityId)) {
+      throw new AssertionError(
+        'ERR_AUTHORITY_NOT_ALLOWED',
+        `snap-declaration assertion for "${snapName}" (id "${snapId}") is not signed by a directly trusted authority: "${a.authorityId}"`,
+        { header: 'authority-id' },
+      );
+    }
+    if (!db.find('account', [publisherId])) {
+      throw new AssertionError(
+        'ERR_PREREQUISITE_MISSING',
+        `snap-declaration assertion for "${snapName}" (id "${snapId}") does not have a matching account assertion for the publisher "${publisherId}"`,
+        { header: 'publisher-id' },
+      );
+    }
   },
 };
