@@ -182,7 +182,8 @@ function timedKeyStore(store: KeyStore, metrics: Metrics): KeyStore {
 async function ready(vault: Vault): Promise<{ ok: boolean; problems: string[] }> {
   const problems: string[] = [];
   try {
-    await vault.db.raw('select 1');
+    // A write, not just a read: a full disk or a read-only database must show here.
+    await vault.db('settings').insert({ name: 'health-probe', value: new Date().toISOString() }).onConflict('name').merge();
     const pending = await pendingMigrations(vault.db);
     if (pending.length > 0) problems.push(`database: ${pending.length} migrations not applied`);
   } catch (e) {
@@ -212,15 +213,18 @@ export async function serveDevices(vault: Vault): Promise<Listening> {
     basePath: device.basePath,
     maxInFlight: device.maxInFlight,
     maxBodyBytes: device.maxBodyBytes,
+    bodyTimeoutMs: device.bodyTimeoutSeconds * 1000,
     version: VERSION,
     logger: vault.logger,
     metrics: vault.metrics,
     ready: () => ready(vault),
   });
-  const server = createServer(app.callback());
+  // Timeouts are checked every second, not Node's default 30 s, so a socket that never finishes its headers goes soon.
+  const server = createServer({ connectionsCheckingInterval: 1000 }, app.callback());
   // Keep idle connections shorter than typical proxies', and cap slow clients.
   server.keepAliveTimeout = 5000;
   server.requestTimeout = 30_000;
+  server.headersTimeout = device.headersTimeoutSeconds * 1000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(device.port, device.host, () => resolve());

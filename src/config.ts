@@ -31,8 +31,12 @@ export const ConfigSchema = z.object({
       maxInFlight: z.number().int().min(1).default(1000),
       maxBodyBytes: z.number().int().min(1024).max(4 * 1024 * 1024).default(256 * 1024),
       requestIdTtlSeconds: z.number().int().min(10).default(600),
+      /** How long a request body may take to arrive once its headers have: a client trickling bytes holds a registration slot. */
+      bodyTimeoutSeconds: z.number().int().min(1).max(120).default(10),
+      /** A connection whose request headers are not complete after this is closed. */
+      headersTimeoutSeconds: z.number().int().min(1).max(300).default(10),
     })
-    .default({ host: '127.0.0.1', port: 8080, basePath: '/v1/', maxInFlight: 1000, maxBodyBytes: 256 * 1024, requestIdTtlSeconds: 600 }),
+    .default({ host: '127.0.0.1', port: 8080, basePath: '/v1/', maxInFlight: 1000, maxBodyBytes: 256 * 1024, requestIdTtlSeconds: 600, bodyTimeoutSeconds: 10, headersTimeoutSeconds: 10 }),
   admin: z
     .object({
       /** The admin listener: admin API, sign-in, metrics, health. Keep it off public networks, or behind a TLS proxy. */

@@ -5,18 +5,30 @@ export function isUniqueViolation(e: unknown): boolean {
   return err.code === '23505' || (err.code === 'SQLITE_CONSTRAINT' && /UNIQUE|PRIMARY KEY/.test(err.message ?? ''));
 }
 
-/** Lock contention and serialisation failures: the operation may succeed if tried again. */
+const TRANSIENT_SQLITE = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_READONLY', 'SQLITE_CANTOPEN', 'SQLITE_PROTOCOL', 'SQLITE_NOMEM']);
+const TRANSIENT_PG = new Set(['40001', '40P01', '25006', '57P01', '57P02', '57P03', '55P03']);
+const TRANSIENT_NET = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+/**
+ * Faults that may pass: lock contention and serialisation failures, but also
+ * the database's disk being full, read-only or failing, and the server going
+ * away. Retrying later can succeed, so a client hears 503, never 500. On
+ * PostgreSQL, classes 08 (connection), 53 (insufficient resources) and 58
+ * (system errors, I/O) are all such faults.
+ */
 export function isTransientDbError(e: unknown): boolean {
   const err = e as { code?: string; message?: string; name?: string };
+  const code = err.code ?? '';
   return (
-    err.code === 'SQLITE_BUSY' ||
-    err.code === 'SQLITE_LOCKED' ||
-    err.code === '40001' ||
-    err.code === '40P01' ||
-    err.code === '57P01' ||
-    err.code === 'ECONNREFUSED' ||
-    err.code === 'ECONNRESET' ||
-    err.name === 'KnexTimeoutError'
+    TRANSIENT_SQLITE.has(code.replace(/^(SQLITE_[A-Z]+).*$/, '$1')) ||
+    TRANSIENT_PG.has(code) ||
+    /^(08|53|58)[0-9A-Z]{3}$/.test(code) ||
+    TRANSIENT_NET.has(code) ||
+    err.name === 'KnexTimeoutError' ||
+    /Connection terminated|connection is closed/i.test(err.message ?? '') ||
+    // SQLite rolls a transaction back by itself on a full disk, an I/O error or no memory;
+    // knex's own ROLLBACK then fails with this and hides the cause.
+    (code === 'SQLITE_ERROR' && /cannot rollback - no transaction is active/.test(err.message ?? ''))
   );
 }
 

@@ -15,6 +15,8 @@ export interface DeviceAppOptions {
   /** Serial requests handled at once; past this a device gets a fast 503 instead of waiting near snapd's 30 s timeout. */
   readonly maxInFlight: number;
   readonly maxBodyBytes: number;
+  /** How long a request body may take to arrive. */
+  readonly bodyTimeoutMs: number;
   readonly version: string;
   readonly logger: Logger;
   readonly ready: () => Promise<{ ok: boolean; problems: string[] }>;
@@ -65,16 +67,40 @@ function limitInFlight(max: number) {
   };
 }
 
-function assertionBody(maxBytes: number) {
+/**
+ * Checks the api-key before anything else costs the vault: a client without
+ * a valid key never holds a registration slot or has its body read.
+ */
+function requireApiKey(service: ProvisioningService) {
+  return async function checkApiKey(ctx: Context, next: Next) {
+    await service.checkApiKey(ctx.get('api-key') || undefined);
+    await next();
+  };
+}
+
+function assertionBody(maxBytes: number, timeoutMs: number) {
   return async function readAssertionBody(ctx: Context, next: Next) {
     const type = (ctx.get('Content-Type').split(';')[0] ?? '').trim().toLowerCase();
     if (type !== ASSERTION_TYPE) throw new HttpError('ERR_UNSUPPORTED_MEDIA_TYPE', `the body must be ${ASSERTION_TYPE}, not "${type || 'none'}"`);
+    // A body trickling in holds a slot: it gets a bounded time, then the connection is closed.
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ctx.req.unpipe();
+      ctx.req.emit('error', new Error('body read timed out'));
+    }, timeoutMs);
     try {
       ctx.state['body'] = await getRawBody(ctx.req, { limit: maxBytes, length: ctx.get('Content-Length') || undefined });
     } catch (e) {
       const err = e as { type?: string; status?: number };
       if (err.type === 'entity.too.large') throw new HttpError('ERR_BODY_TOO_LARGE', `the request is larger than ${maxBytes} bytes`);
+      if (timedOut) {
+        ctx.set('Connection', 'close');
+        throw new HttpError('ERR_BODY_TIMEOUT', `the request body did not arrive within ${Math.round(timeoutMs / 1000)} s`);
+      }
       throw new HttpError('ERR_BODY_INVALID', 'cannot read the request body');
+    } finally {
+      clearTimeout(timer);
     }
     await next();
   };
@@ -90,12 +116,12 @@ export function deviceApp(service: ProvisioningService, options: DeviceAppOption
   const base = options.basePath.endsWith('/') ? options.basePath : `${options.basePath}/`;
   const limit = limitInFlight(options.maxInFlight);
 
-  router.post(`${base}request-id`, async function issueRequestId(ctx) {
+  router.post(`${base}request-id`, requireApiKey(service), async function issueRequestId(ctx) {
     const id = await service.newRequestId(ctx.get('api-key') || undefined);
     sendJson(ctx, 200, { 'request-id': id });
   });
 
-  router.post(`${base}serial`, limit, assertionBody(options.maxBodyBytes), async function issueSerial(ctx) {
+  router.post(`${base}serial`, requireApiKey(service), limit, assertionBody(options.maxBodyBytes, options.bodyTimeoutMs), async function issueSerial(ctx) {
     const result = await service.issueSerial({ apiKey: ctx.get('api-key') || undefined, body: ctx.state['body'] as Buffer, clientAddress: ctx.ip });
     ctx.state['serial'] = result.serial;
     options.metrics?.serialsIssued.inc({ brand: result.brandId, model: result.model, outcome: result.outcome });
@@ -112,15 +138,16 @@ export function deviceApp(service: ProvisioningService, options: DeviceAppOption
     sendJson(ctx, 200, { ok: true });
   });
 
+  // Devices learn only whether the vault is ready; the problems are on the admin listener.
   router.get('/health/ready', async function ready(ctx) {
     const r = await options.ready();
-    sendJson(ctx, r.ok ? 200 : 503, r);
+    sendJson(ctx, r.ok ? 200 : 503, { ok: r.ok });
   });
 
   app.use(accessLog(options.logger, options.metrics));
   app.use(errors(options.logger, options.metrics));
   if (options.lifecycle) app.use(options.lifecycle.middleware());
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: false }));
+  app.use(router.allowedMethods({ throw: true, methodNotAllowed: () => new HttpError('ERR_METHOD_NOT_ALLOWED', 'this endpoint does not take that method'), notImplemented: () => new HttpError('ERR_METHOD_NOT_ALLOWED', 'this method is not supported') }));
   return app;
 }

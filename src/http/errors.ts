@@ -1,5 +1,6 @@
 import { AccountsError, type AccountsErrorCode } from '../accounts/errors.js';
 import { AssertionError, type AssertionErrorCode } from '../assertions/index.js';
+import { isTransientDbError } from '../db/errors.js';
 import { KeyStoreError, type KeyStoreErrorCode } from '../keystore/errors.js';
 import { ProvisioningError, type ProvisioningErrorCode } from '../provisioning/errors.js';
 
@@ -7,11 +8,13 @@ import { ProvisioningError, type ProvisioningErrorCode } from '../provisioning/e
 export type HttpErrorCode =
   | 'ERR_UNSUPPORTED_MEDIA_TYPE'
   | 'ERR_BODY_TOO_LARGE'
+  | 'ERR_BODY_TIMEOUT'
   | 'ERR_BODY_INVALID'
   | 'ERR_NOT_FOUND'
   | 'ERR_METHOD_NOT_ALLOWED'
   | 'ERR_OVERLOADED'
   | 'ERR_SHUTTING_DOWN'
+  | 'ERR_DATABASE_UNAVAILABLE'
   | 'ERR_INTERNAL';
 
 export type ErrorCode = HttpErrorCode | ProvisioningErrorCode | KeyStoreErrorCode | AssertionErrorCode | AccountsErrorCode;
@@ -25,11 +28,13 @@ export type ErrorCode = HttpErrorCode | ProvisioningErrorCode | KeyStoreErrorCod
 export const STATUS: Readonly<Record<ErrorCode, number>> = {
   ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   ERR_BODY_TOO_LARGE: 413,
+  ERR_BODY_TIMEOUT: 408,
   ERR_BODY_INVALID: 400,
   ERR_NOT_FOUND: 404,
   ERR_METHOD_NOT_ALLOWED: 405,
   ERR_OVERLOADED: 503,
   ERR_SHUTTING_DOWN: 503,
+  ERR_DATABASE_UNAVAILABLE: 503,
   ERR_INTERNAL: 500,
 
   ERR_API_KEY_INVALID: 401,
@@ -42,6 +47,7 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = {
   ERR_MODEL_DISABLED: 403,
   ERR_MODEL_MISMATCH: 400,
   ERR_SERIAL_MISSING: 400,
+  ERR_SERIAL_INVALID: 400,
   ERR_SERIAL_CONFLICT: 409,
   ERR_REMODEL_UNSUPPORTED: 400,
   ERR_TEMPORARILY_UNAVAILABLE: 503,
@@ -107,13 +113,25 @@ export class HttpError extends Error {
   }
 }
 
-/** What a client may see: the code and message of known refusals; a generic line for our own failures. */
+/** What a client is told of a fault on our side; the cause goes to the log only. */
+const INTERNAL_MESSAGE = 'the vault could not complete the request; the operator has the details';
+const HSM_AWAY_MESSAGE = 'the signing service is temporarily unavailable; try again shortly';
+
+/**
+ * What a client may see: the code and message of refusals, and of faults
+ * that may pass when the sentence is our own. A keystore error's message
+ * names keys, tokens and PKCS#11 return codes: never a client's business,
+ * so its 503s get a fixed sentence and its 500s the generic one.
+ */
 export function describeError(e: unknown): { status: number; code: ErrorCode; message: string; expose: boolean } {
   if (e instanceof HttpError || e instanceof AccountsError || e instanceof ProvisioningError || e instanceof KeyStoreError || e instanceof AssertionError) {
     const status = STATUS[e.code];
-    // Internal HSM detail (module paths, CKR names) stays in the log.
-    const expose = status < 500 || status === 503;
-    return { status, code: e.code, message: expose ? e.message : 'the vault could not complete the request; the operator has the details', expose };
+    if (status < 500) return { status, code: e.code, message: e.message, expose: true };
+    if (status === 503) return { status, code: e.code, message: e instanceof KeyStoreError ? HSM_AWAY_MESSAGE : e.message, expose: false };
+    return { status, code: e.code, message: INTERNAL_MESSAGE, expose: false };
   }
-  return { status: 500, code: 'ERR_INTERNAL', message: 'the vault could not complete the request; the operator has the details', expose: false };
+  if (isTransientDbError(e)) {
+    return { status: 503, code: 'ERR_DATABASE_UNAVAILABLE', message: 'the vault database is temporarily unavailable; try again shortly', expose: false };
+  }
+  return { status: 500, code: 'ERR_INTERNAL', message: INTERNAL_MESSAGE, expose: false };
 }

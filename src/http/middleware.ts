@@ -19,7 +19,7 @@ export function errors(logger: Logger, metrics: Metrics | undefined) {
       const { status, code, message, expose } = describeError(e);
       metrics?.refusals.inc({ code });
       ctx.state['errorCode'] = code;
-      if (!expose) logger.error({ err: e, reqId: ctx.state['reqId'] }, 'request failed');
+      if (!expose) (status === 503 ? logger.warn : logger.error).call(logger, { err: e, reqId: ctx.state['reqId'] }, status === 503 ? 'request deferred (503)' : 'request failed');
       if (status === 503) ctx.set('Retry-After', '60');
       const details = e instanceof HttpError && e.details ? e.details : [{ code, message }];
       sendJson(ctx, status, { code, message, error_list: details });

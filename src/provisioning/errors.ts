@@ -10,6 +10,8 @@ export type ProvisioningErrorCode =
   | 'ERR_MODEL_DISABLED'
   | 'ERR_MODEL_MISMATCH'
   | 'ERR_SERIAL_MISSING'
+  /** A proposed serial the vault cannot store (too long). */
+  | 'ERR_SERIAL_INVALID'
   | 'ERR_SERIAL_CONFLICT'
   | 'ERR_REMODEL_UNSUPPORTED'
   /** A fault on our side that may pass: HSM busy or away, database locked, overload. */

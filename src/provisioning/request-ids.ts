@@ -11,6 +11,8 @@ export type RequestIdState =
 
 const VERSION = 1;
 const SECRET_SETTING = 'request-id-secret';
+/** 21 bytes of payload and a 16-byte MAC, unpadded base64url, one dot. */
+const REQUEST_ID = /^([A-Za-z0-9_-]{28})\.([A-Za-z0-9_-]{22})$/;
 
 /**
  * Single-use nonces a device puts in its serial-request, valid for a while.
@@ -46,12 +48,19 @@ export class RequestIdRepository {
     return `${payload.toString('base64url')}.${this.mac(payload).toString('base64url')}`;
   }
 
-  /** What the token says, and whether a serial-request already used it. */
+  /**
+   * What the token says, and whether a serial-request already used it. Only
+   * the exact spelling `create` writes is a request-id: Node's base64url
+   * decoder skips padding and stray characters, so a lenient parse would let
+   * one id be used once per spelling.
+   */
   async state(id: string, apiKeyId: number): Promise<RequestIdState> {
-    const [p, m] = id.split('.');
-    const payload = Buffer.from(p ?? '', 'base64url');
-    const mac = Buffer.from(m ?? '', 'base64url');
-    if (payload.length !== 21 || payload[0] !== VERSION || mac.length !== 16 || !timingSafeEqual(mac, this.mac(payload))) return { state: 'unknown' };
+    const match = REQUEST_ID.exec(id);
+    if (!match) return { state: 'unknown' };
+    const payload = Buffer.from(match[1] as string, 'base64url');
+    const mac = Buffer.from(match[2] as string, 'base64url');
+    if (payload.toString('base64url') !== match[1] || mac.toString('base64url') !== match[2]) return { state: 'unknown' };
+    if (payload[0] !== VERSION || !timingSafeEqual(mac, this.mac(payload))) return { state: 'unknown' };
     if (payload.readUInt32BE(5) !== apiKeyId) return { state: 'unknown' };
     const used = await this.db('request_ids').where({ id }).first('used_by');
     if (used) return { state: 'used', by: String(used.used_by) };

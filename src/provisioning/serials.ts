@@ -102,11 +102,18 @@ export class SerialRepository {
     return this.newNumber(modelId, now);
   }
 
+  /**
+   * Takes the next number and records its reservation in one transaction: a
+   * crash between the two would otherwise lose the number for good (the
+   * counter moved, no reservation to free at the next start).
+   */
   private async newNumber(modelId: number, now: string): Promise<number> {
-    const [taken] = await this.db('models').where({ id: modelId }).increment('next_serial_number', 1).returning('next_serial_number');
-    const number = Number(typeof taken === 'object' ? (taken as { next_serial_number: number }).next_serial_number : taken) - 1;
-    await this.db('serial_reservations').insert({ model_id: modelId, number, state: 'reserved', updated_at: now });
-    return number;
+    return this.db.transaction(async (trx) => {
+      const [taken] = await trx('models').where({ id: modelId }).increment('next_serial_number', 1).returning('next_serial_number');
+      const number = Number(typeof taken === 'object' ? (taken as { next_serial_number: number }).next_serial_number : taken) - 1;
+      await trx('serial_reservations').insert({ model_id: modelId, number, state: 'reserved', updated_at: now });
+      return number;
+    });
   }
 
   /** The number was not used: the next device gets it. */

@@ -46,11 +46,14 @@ const CACHE_MS = 5000;
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** Turns faults that may pass into "come back later", leaving everything else as it is. */
+/** The serials column's size, checked here so that SQLite and PostgreSQL refuse alike. */
+export const MAX_SERIAL_LENGTH = 128;
+
 function transient(e: unknown): never {
   if (e instanceof KeyStoreError && TRANSIENT_KEYSTORE_ERRORS.has(e.code)) {
-    throw new ProvisioningError('ERR_TEMPORARILY_UNAVAILABLE', `the signing service is temporarily unavailable: ${e.message}`, { cause: e });
+    throw new ProvisioningError('ERR_TEMPORARILY_UNAVAILABLE', 'the signing service is temporarily unavailable; try again shortly', { cause: e });
   }
-  if (isTransientDbError(e)) throw new ProvisioningError('ERR_TEMPORARILY_UNAVAILABLE', 'the vault database is busy, try again', { cause: e });
+  if (isTransientDbError(e)) throw new ProvisioningError('ERR_TEMPORARILY_UNAVAILABLE', 'the vault database is temporarily unavailable; try again shortly', { cause: e });
   throw e;
 }
 
@@ -109,6 +112,11 @@ export class ProvisioningService {
       throw new ProvisioningError('ERR_API_KEY_INVALID', apiKey ? 'the api-key header is not a valid API key of this vault' : 'the api-key header is missing: set it in the gadget\'s device-service.headers');
     }
     return record;
+  }
+
+  /** Refuses a missing or invalid api-key; answered from a short cache. */
+  async checkApiKey(apiKey: string | undefined): Promise<void> {
+    await this.authenticate(apiKey);
   }
 
   async newRequestId(apiKey: string | undefined): Promise<string> {
@@ -191,10 +199,18 @@ export class ProvisioningService {
         throw new ProvisioningError('ERR_SERIAL_MISSING', `model ${model.name} takes the serial the device proposes, and the serial-request has none: set registration.proposed-serial in the gadget`);
       }
       serial = req.serial;
+      if ([...serial].length > MAX_SERIAL_LENGTH) {
+        throw new ProvisioningError('ERR_SERIAL_INVALID', `the proposed serial has ${[...serial].length} characters; this vault takes serials of at most ${MAX_SERIAL_LENGTH}`);
+      }
     }
 
     try {
       const holder = await this.serials.bySerial(model.id, serial).catch(transient);
+      if (holder?.deviceKeyId === deviceKeyId) {
+        // The same device, whose concurrent request (another request-id) committed since we looked.
+        const raced = await repeat();
+        if (raced) return raced;
+      }
       if (holder && !model.allowReprovision) {
         throw new ProvisioningError('ERR_SERIAL_CONFLICT', `serial ${serial} of ${model.brandAccountId}/${model.name} was already issued to another device key; this model does not allow re-provisioning`);
       }

@@ -52,10 +52,17 @@ describe('transient faults answer 503, never 4xx or 500', () => {
     const res = await post(t, await body(t, keys[20]!));
     expect(res.status).toBe(503);
     expect(res.headers.get('content-type')).toBe('application/json');
-    const answer = (await res.json()) as { code: string; message: string };
+    const text = await res.text();
+    // No CKR name, key label or token label reaches a device (snapd shows the message to its user).
+    const labels = (await t.vault.db('signing_keys').pluck('label')) as string[];
+    expect(labels.length).toBeGreaterThan(0);
+    for (const internal of [/CKR_/, /serial-vault/, /pkcs11/i, /softhsm/i, ...labels]) expect(text).not.toMatch(internal);
+    expect(t.logs()).toMatch(/CKR_|token/);
+    const answer = JSON.parse(text) as { code: string; message: string };
     expect(answer.code).toBe('ERR_TEMPORARILY_UNAVAILABLE');
     expect(answer.message).toMatch(/temporarily unavailable/);
     const ready = await fetch(new URL('/health/ready', t.url));
     expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ ok: false });
   });
 });
