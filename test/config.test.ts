@@ -15,7 +15,7 @@ describe('configuration', () => {
   it('fills in documented defaults', async () => {
     write(good);
     const config = await loadConfig(dir, {}, {});
-    expect(config.device).toEqual({ host: '127.0.0.1', port: 8080, basePath: '/v1/', maxInFlight: 1000, maxBodyBytes: 262144, requestIdTtlSeconds: 600 });
+    expect(config.device).toEqual({ host: '127.0.0.1', port: 8080, basePath: '/v1/', maxInFlight: 1000, maxBodyBytes: 262144, requestIdTtlSeconds: 600, bodyTimeoutSeconds: 10, headersTimeoutSeconds: 10 });
     expect(config.database).toEqual({ client: 'sqlite', busyTimeoutMs: 5000 });
   });
 

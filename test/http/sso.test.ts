@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPERATOR } from '../../src/accounts/principal.js';
 import { OidcSignIn } from '../../src/accounts/sso.js';
+import { returnUrl } from '../../src/http/admin/sign-in.js';
 import { freePort } from '../support/net.js';
 import { CookieBrowser, type TestProvider } from '../support/oidc.js';
 import { startSsoVault, testDataDir, type AdminTestVault, type SsoTestVault } from '../support/vault.js';
@@ -124,6 +125,35 @@ describe('single sign-on through OpenID Connect', () => {
     idp.nextLogin = 'alice';
     const landed = await browser.go(`${admin}auth/login?return_to=//evil.example/x`);
     expect(landed.url).toBe(`${admin}api/v1/me`);
+    // Paths that resolve to another origin once their slash is dropped never reach Location.
+    for (const evil of ['/https:evil.example/x', '/javascript:alert(1)', '/ftp://evil.example/', 'ftp://evil.example/']) {
+      const b = new CookieBrowser();
+      idp.nextLogin = 'alice';
+      const went = await b.go(`${admin}auth/login?return_to=${encodeURIComponent(evil)}`);
+      expect(went.url, evil).toBe(`${admin}api/v1/me`);
+      expect(b.visited.every((u) => !u.includes('evil.example') || u.startsWith(admin) || u.startsWith(idp.issuer)), evil).toBe(true);
+    }
+  });
+
+  it('resolves return paths under a public URL with a path prefix, and only there', () => {
+    const base = new URL('https://vault.example.com/prefix/');
+    expect(returnUrl('/stores/acme', base)).toBe('https://vault.example.com/prefix/stores/acme');
+    expect(returnUrl('/http:evil.example/', base)).toBe('https://vault.example.com/prefix/api/v1/me');
+    // Same scheme as the base: a relative path, still on the vault.
+    expect(returnUrl('/https:evil.example/', base)).toBe('https://vault.example.com/prefix/evil.example/');
+    expect(returnUrl('/../other/', base)).toBe('https://vault.example.com/prefix/api/v1/me');
+    expect(returnUrl('/javascript:alert(1)', base)).toBe('https://vault.example.com/prefix/api/v1/me');
+  });
+
+  it('refuses an oversized sign-out form with 413', async () => {
+    const res = await fetch(`${admin}auth/logout`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: 'sv_session=whatever' },
+      body: `csrf_token=${'x'.repeat(10_000)}`,
+      redirect: 'manual',
+    });
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { code: string }).code).toBe('ERR_BODY_TOO_LARGE');
   });
 
   it('answers 503 when the provider cannot be reached, at login and at the callback', async () => {

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, Option } from '@commander-js/extra-typings';
 import { encodeStream } from '../../assertions/index.js';
 import { OPERATOR } from '../../accounts/principal.js';
-import { openVault, reopenLog, serveAdmin, serveDevices, type Vault } from '../../app.js';
+import { openVault, reopenLog, serveAdmin, serveDevices, type Listening, type Vault } from '../../app.js';
 import { CONFIG_FILE, loadConfig, maskedConfig, parseConfig, type ConfigInput } from '../../config.js';
 import { initToken } from '../../keystore/pkcs11/init-token.js';
 import { findSoftHsmModule } from '../../keystore/pkcs11/module-path.js';
@@ -170,8 +170,27 @@ export function vaultCommands(io: CliIo): Command[] {
       } catch (e) {
         throw asCliError(e);
       }
-      const listening = await serveDevices(vault);
-      const admin = await serveAdmin(vault);
+      // A port in use (or any listener failing) ends the command with one line, and the
+      // vault closes: its signer threads and database pool would otherwise keep the process alive.
+      const listen = async <T extends { close(): Promise<void> }>(what: string, port: number, start: () => Promise<T>): Promise<T> => {
+        try {
+          return await start();
+        } catch (e) {
+          const err = e as NodeJS.ErrnoException;
+          const why = err.code === 'EADDRINUSE' ? `port ${port} is already in use` : err.code === 'EACCES' ? `no permission to listen on port ${port}` : err.message;
+          throw new CliError(`cannot start the ${what}: ${why}`, 1);
+        }
+      };
+      let listening: Listening | undefined;
+      let admin: Listening;
+      try {
+        listening = await listen('device API', vault.config.device.port, () => serveDevices(vault));
+        admin = await listen('admin listener', vault.config.admin.port, () => serveAdmin(vault));
+      } catch (e) {
+        await listening?.close();
+        await vault.close();
+        throw e;
+      }
       io.stderr(`serial-vault ${vault.config.dataDir}: device API on ${listening.url}, admin API on ${admin.url}api/v1/ (sign-in, metrics, health)\n`);
       if ((await vault.accounts.listPeople(OPERATOR, { limit: 1 })).items.length === 0) {
         io.stderr(`no administrators yet: serial-vault admin create --email YOU@EXAMPLE.COM --data-dir ${vault.config.dataDir}\n`);

@@ -5,7 +5,7 @@ import getRawBody from 'raw-body';
 import { AccountsError } from '../../accounts/errors.js';
 import type { AccountsService } from '../../accounts/service.js';
 import type { OidcSignIn, PendingLogin } from '../../accounts/sso.js';
-import { describeError } from '../errors.js';
+import { HttpError, describeError } from '../errors.js';
 import { readCookie, serializeCookie, type CookieSealer } from './cookies.js';
 import { SESSION_COOKIE } from './mount.js';
 
@@ -23,9 +23,32 @@ export interface SignInOptions {
   readonly logger: Logger;
 }
 
+const DEFAULT_RETURN = '/api/v1/me';
+/** The sign-out form carries one CSRF token. */
+const LOGOUT_FORM_LIMIT = 4096;
+
 /** Only paths on this listener: `return_to` must not become an open redirect. */
 function safeReturnTo(v: unknown): string {
-  return typeof v === 'string' && /^\/(?![/\\])[\x21-\x7e]*$/.test(v) ? v : '/api/v1/me';
+  return typeof v === 'string' && /^\/(?![/\\])[\x21-\x7e]*$/.test(v) ? v : DEFAULT_RETURN;
+}
+
+/**
+ * Where the browser goes after signing in: the path resolved under the
+ * public URL, then compared with it by origin and path prefix. A path such
+ * as `/https:evil.example/` or `/javascript:…` resolves elsewhere and is
+ * replaced by the default.
+ */
+export function returnUrl(returnTo: string, publicUrl: URL): string {
+  const resolve = (path: string) => {
+    try {
+      return new URL(path.replace(/^\/+/, ''), publicUrl);
+    } catch {
+      return undefined;
+    }
+  };
+  const target = resolve(returnTo);
+  if (target && target.origin === publicUrl.origin && target.pathname.startsWith(publicUrl.pathname)) return target.href;
+  return (resolve(DEFAULT_RETURN) as URL).href;
 }
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -74,7 +97,7 @@ export function mountSignIn(router: Router, o: SignInOptions): void {
       ctx.state['actor'] = identity.email;
       ctx.append('Set-Cookie', serializeCookie(SESSION_COOKIE, sessionId, { maxAgeSeconds: o.sessionTtlMs / 1000, secure }));
       ctx.set('Cache-Control', 'no-store');
-      ctx.redirect(new URL(pending.returnTo.slice(1), o.publicUrl).href);
+      ctx.redirect(returnUrl(pending.returnTo, o.publicUrl));
     } catch (e) {
       renderPage(ctx, e, o.logger);
     }
@@ -85,7 +108,14 @@ export function mountSignIn(router: Router, o: SignInOptions): void {
     // The CSRF token comes as a header (scripts) or a form field (a plain HTML form).
     let given = ctx.get('x-csrf-token') || undefined;
     if (!given && ctx.is('application/x-www-form-urlencoded')) {
-      const form = new URLSearchParams(await getRawBody(ctx.req, { limit: 4096, encoding: 'utf8' }));
+      let text: string;
+      try {
+        text = await getRawBody(ctx.req, { limit: LOGOUT_FORM_LIMIT, length: ctx.get('content-length') || undefined, encoding: 'utf8' });
+      } catch (e) {
+        if ((e as { type?: string }).type === 'entity.too.large') throw new HttpError('ERR_BODY_TOO_LARGE', `the sign-out form is larger than ${LOGOUT_FORM_LIMIT} bytes`);
+        throw new HttpError('ERR_BODY_INVALID', 'cannot read the sign-out form');
+      }
+      const form = new URLSearchParams(text);
       given = form.get('csrf_token') ?? undefined;
     }
     if (sessionId) {
