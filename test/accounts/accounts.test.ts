@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrandRepository } from '../../src/accounts/brands.js';
-import { AccountsError } from '../../src/accounts/errors.js';
 import { SnapCollaboratorRepository } from '../../src/accounts/grants.js';
 import { isUniqueViolation } from '../../src/db/errors.js';
 import { OPERATOR, decide, rolesOn, type Principal } from '../../src/accounts/principal.js';
 import { AccountsService } from '../../src/accounts/service.js';
 import { migrate, openDatabase, type Database } from '../../src/db/database.js';
 import { freshPostgresDatabase } from '../support/postgres.js';
+import { refusalCode } from '../support/refusal.js';
 
 /**
  * The store tree used throughout:
@@ -37,15 +37,7 @@ async function as(accounts: AccountsService, email: string): Promise<Principal> 
   return (await accounts.authenticateToken(token.secret)) as Principal;
 }
 
-const code = async (p: Promise<unknown>) => {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    if (e instanceof AccountsError) return e.code;
-    throw e;
-  }
-};
+const code = refusalCode;
 
 describe.each(['sqlite', 'pg'] as const)('accounts, stores and roles on %s', (kind) => {
   let db: Database;

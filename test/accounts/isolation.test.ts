@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrandRepository } from '../../src/accounts/brands.js';
-import { AccountsError } from '../../src/accounts/errors.js';
 import { OPERATOR, type Principal } from '../../src/accounts/principal.js';
 import { AccountsService } from '../../src/accounts/service.js';
 import { migrate, openDatabase, type Database } from '../../src/db/database.js';
 import { freshPostgresDatabase } from '../support/postgres.js';
+import { refusalCode } from '../support/refusal.js';
 
 /**
  * Faults found under attack in the isolation of people and tokens: each
@@ -15,15 +15,7 @@ import { freshPostgresDatabase } from '../support/postgres.js';
  * ecosystem store `partner` under acme.
  */
 
-const code = async (p: Promise<unknown>) => {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    if (e instanceof AccountsError) return e.code;
-    throw e;
-  }
-};
+const code = refusalCode;
 
 describe.each(['sqlite', 'pg'] as const)('isolation of people and tokens on %s', (kind) => {
   let db: Database;

@@ -1,0 +1,12 @@
+import { AccountsError } from '../../src/accounts/errors.js';
+
+/** 'ok' when `p` resolves, the code when it is refused with an AccountsError; anything else is rethrown. */
+export async function refusalCode(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (e) {
+    if (e instanceof AccountsError) return e.code;
+    throw e;
+  }
+}
