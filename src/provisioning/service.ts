@@ -199,8 +199,9 @@ export class ProvisioningService {
         throw new ProvisioningError('ERR_SERIAL_MISSING', `model ${model.name} takes the serial the device proposes, and the serial-request has none: set registration.proposed-serial in the gadget`);
       }
       serial = req.serial;
-      if ([...serial].length > MAX_SERIAL_LENGTH) {
-        throw new ProvisioningError('ERR_SERIAL_INVALID', `the proposed serial has ${[...serial].length} characters; this vault takes serials of at most ${MAX_SERIAL_LENGTH}`);
+      const length = [...serial].length;
+      if (length > MAX_SERIAL_LENGTH) {
+        throw new ProvisioningError('ERR_SERIAL_INVALID', `the proposed serial has ${length} characters; this vault takes serials of at most ${MAX_SERIAL_LENGTH}`);
       }
     }
 

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serveAdmin, type Listening } from '../../src/app.js';
+import { serveAdmin, type Listening } from '../../src/listeners.js';
 import { loadConfig } from '../../src/config.js';
 import { cli } from '../support/cli.js';
 import { removeDataDir, startTestVault, testDataDir, type TestVault } from '../support/vault.js';

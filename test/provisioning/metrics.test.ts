@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serveAdmin, type Listening } from '../../src/app.js';
+import { serveAdmin, type Listening } from '../../src/listeners.js';
 import { registerDevice } from '../../src/cli/device-client.js';
 import { deviceKeys, removeDataDir, startTestVault, testDataDir, type TestVault } from '../support/vault.js';
 

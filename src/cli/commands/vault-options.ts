@@ -1,5 +1,6 @@
 import { Option } from '@commander-js/extra-typings';
-import { createLogger, openVault, type Vault } from '../../app.js';
+import { openVault, type Vault } from '../../app.js';
+import { createLogger } from '../../logging.js';
 import { AccountsError } from '../../accounts/errors.js';
 import { ConfigError, loadConfig, type ConfigInput } from '../../config.js';
 import { isKeyStoreError } from '../../keystore/errors.js';

@@ -1,0 +1,29 @@
+import type { Logger } from 'pino';
+import type { AccountsService } from './accounts/service.js';
+import type { Config } from './config.js';
+import type { Database } from './db/database.js';
+import type { Metrics } from './http/metrics.js';
+import type { KeyStore } from './keystore/keystore.js';
+import type { BrandSetup } from './keys/brand-setup.js';
+import type { ProvisioningService } from './provisioning/service.js';
+
+export const VERSION = '0.1.0';
+
+/** The vault's parts, built in one place. */
+export interface Vault {
+  readonly config: Config;
+  readonly db: Database;
+  readonly keystore: KeyStore;
+  readonly setup: BrandSetup;
+  readonly provisioning: ProvisioningService;
+  readonly accounts: AccountsService;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  close(): Promise<void>;
+}
+
+export interface VaultOptions {
+  readonly logger?: Logger;
+  /** Tests may hand in a keystore; production always opens the configured HSM. */
+  readonly keystore?: KeyStore;
+}
