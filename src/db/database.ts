@@ -72,6 +72,11 @@ export async function migrate(db: Database): Promise<string[]> {
   return applied;
 }
 
+/** Applies the next pending migration only: for upgrade tests that need data written at an older schema. */
+export async function migrateOneStep(db: Database): Promise<void> {
+  await db.migrate.up({ migrationSource });
+}
+
 export async function pendingMigrations(db: Database): Promise<string[]> {
   const [, pending] = (await db.migrate.list({ migrationSource })) as [unknown[], { name?: string; file?: string }[]];
   return pending.map((p) => p.name ?? p.file ?? String(p));

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { tokenParents } from './migrations/0004-token-parents.js';
+import { auditChainOutbox } from './migrations/0005-audit-chain-outbox.js';
 
 /**
  * The schema, one entry per change, never edited once released. Runs
@@ -218,4 +219,5 @@ export const MIGRATIONS: ReadonlyArray<{ name: string; up: (db: Knex) => Promise
     },
   },
   tokenParents,
+  auditChainOutbox,
 ];

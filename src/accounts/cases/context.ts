@@ -1,5 +1,5 @@
 import type { Database } from '../../db/database.js';
-import { AuditLog } from '../audit.js';
+import { AuditLog } from '../../audit/audit-log.js';
 import { BrandRepository } from '../brands.js';
 import { GrantRepository } from '../grants.js';
 import { PeopleRepository } from '../people.js';

@@ -224,5 +224,22 @@ export function accessCommands(io: CliIo): Command[] {
       });
     });
 
+  audit
+    .command('verify')
+    .description('check the audit log\'s hash chain: exits 1 and names the first entry that was edited, removed, added or moved')
+    .option('--json', 'print JSON, for scripts')
+    .addOption(dataDirOption())
+    .action(async (o) => {
+      await withVault(o.dataDir, async (vault) => {
+        const verdict = await vault.accounts.verifyAudit(OPERATOR);
+        out(o, verdict, () =>
+          verdict.ok
+            ? `ok: ${verdict.entries} entries, the chain holds (head ${verdict.head})\n`
+            : `broken at entry ${verdict.seq}: ${verdict.reason} (${verdict.entries} entries before it hold)\n`,
+        );
+        if (!verdict.ok) process.exitCode = 1;
+      });
+    });
+
   return [admin, store, person, role, token, audit];
 }

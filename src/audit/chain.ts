@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The audit log's hash chain, as pure functions: each entry's hash covers
+ * its sequence number, the previous entry's hash and every field, so an
+ * edited, deleted, inserted or reordered row breaks the chain at that row.
+ */
+
+/** The `prev_hash` of the first entry. */
+export const GENESIS = '0'.repeat(64);
+
+/** An audit row as stored: text fields exactly as written (JSON already serialised). */
+export interface ChainedFields {
+  readonly seq: number;
+  readonly at: string;
+  readonly actor: string;
+  readonly actorKind: string;
+  readonly via: string;
+  readonly action: string;
+  readonly targetType: string;
+  readonly targetId: string;
+  readonly storeId: string | null;
+  readonly clientAddress: string | null;
+  readonly before: string | null;
+  readonly after: string | null;
+}
+
+/** SHA-256 (hex) of the previous hash and a JSON array of the fields in a fixed order. */
+export function entryHash(prevHash: string, f: ChainedFields): string {
+  const fields = [f.seq, f.at, f.actor, f.actorKind, f.via, f.action, f.targetType, f.targetId, f.storeId, f.clientAddress, f.before, f.after];
+  return createHash('sha256').update(prevHash).update('\n').update(JSON.stringify(fields)).digest('hex');
+}
+
+export interface ChainRow extends ChainedFields {
+  readonly prevHash: string;
+  readonly hash: string;
+}
+
+export type ChainVerdict =
+  | { readonly ok: true; readonly entries: number; readonly head: string }
+  | { readonly ok: false; readonly entries: number; readonly seq: number; readonly reason: string };
+
+/**
+ * Walks rows in the order of their sequence numbers, one at a time (a log
+ * may be long), and names the first one that breaks the chain. `end` takes
+ * the sequence and hash the log's head row says were written last: a
+ * cut-off tail shows there.
+ */
+export class ChainWalker {
+  private expected = 1;
+  private prev = GENESIS;
+
+  /** A failure, or undefined while the chain holds. */
+  step(row: ChainRow): ChainVerdict | undefined {
+    const entries = this.expected - 1;
+    if (row.seq !== this.expected) {
+      const reason = row.seq > this.expected ? `entry ${this.expected} is missing (the next one is ${row.seq})` : `entry ${row.seq} comes again after ${entries}`;
+      return { ok: false, entries, seq: this.expected, reason };
+    }
+    if (row.prevHash !== this.prev) {
+      return { ok: false, entries, seq: row.seq, reason: 'its link to the previous entry does not match (an entry before it was removed, added or moved)' };
+    }
+    if (entryHash(this.prev, row) !== row.hash) return { ok: false, entries, seq: row.seq, reason: 'its content does not match its hash (it was edited)' };
+    this.prev = row.hash;
+    this.expected++;
+    return undefined;
+  }
+
+  end(head: { seq: number; hash: string }): ChainVerdict {
+    const entries = this.expected - 1;
+    if (head.seq !== entries) {
+      return { ok: false, entries, seq: entries + 1, reason: `the log ends at entry ${entries}, but ${head.seq} entries were written` };
+    }
+    if (entries > 0 && head.hash !== this.prev) {
+      return { ok: false, entries, seq: entries, reason: 'the last entry does not match the hash the log recorded for it (it was changed)' };
+    }
+    return { ok: true, entries, head: this.prev };
+  }
+}
