@@ -7,7 +7,8 @@ import { createLogger } from './logging.js';
 import { Metrics } from './http/metrics.js';
 import type { KeyStore } from './keystore/keystore.js';
 import { Pkcs11KeyStore } from './keystore/pkcs11/keystore.js';
-import { BrandSetup } from './keys/brand-setup.js';
+import { ModelService } from './catalog/model-service.js';
+import { Custody } from './custody/custody.js';
 import { ProvisioningService } from './provisioning/service.js';
 import type { Vault, VaultOptions } from './vault.js';
 
@@ -68,8 +69,9 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
         onEvent: (e) => logger.warn({ event: e.type, ...('reason' in e ? { reason: e.reason } : {}) }, 'hsm'),
       }));
     const signing = timedKeyStore(keystore, metrics);
-    const setup = new BrandSetup(db, signing);
-    const provisioning = new ProvisioningService(db, signing, setup, { requestIdTtlMs: config.device.requestIdTtlSeconds * 1000 });
+    const custody = new Custody(db, signing);
+    const models = new ModelService(db, custody);
+    const provisioning = new ProvisioningService(db, signing, { custody, models }, { requestIdTtlMs: config.device.requestIdTtlSeconds * 1000 });
     await provisioning.start();
     const accounts = new AccountsService(db, { sessionTtlMs: config.admin.sessionHours * 3600_000, maxTokenDays: config.admin.maxTokenDays });
     // Used request-ids are kept a day after they expire (re-posts, audit), then forgotten.
@@ -88,7 +90,8 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
       config,
       db,
       keystore: ks,
-      setup,
+      custody,
+      models,
       provisioning,
       accounts,
       logger,

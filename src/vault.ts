@@ -4,7 +4,8 @@ import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import type { Metrics } from './http/metrics.js';
 import type { KeyStore } from './keystore/keystore.js';
-import type { BrandSetup } from './keys/brand-setup.js';
+import type { ModelService } from './catalog/model-service.js';
+import type { Custody } from './custody/custody.js';
 import type { ProvisioningService } from './provisioning/service.js';
 
 export const VERSION = '0.1.0';
@@ -14,7 +15,9 @@ export interface Vault {
   readonly config: Config;
   readonly db: Database;
   readonly keystore: KeyStore;
-  readonly setup: BrandSetup;
+  /** Authorities, brands, their keys in the HSM and their trust chains. */
+  readonly custody: Custody;
+  readonly models: ModelService;
   readonly provisioning: ProvisioningService;
   readonly accounts: AccountsService;
   readonly logger: Logger;

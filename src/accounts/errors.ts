@@ -1,3 +1,5 @@
+import { VaultError } from '../errors.js';
+
 /** Why an admin request is refused. */
 export type AccountsErrorCode =
   | 'ERR_UNAUTHENTICATED'
@@ -19,7 +21,7 @@ export type AccountsErrorCode =
   | 'ERR_SSO_UNAVAILABLE'
   | 'ERR_EMAIL_NOT_VERIFIED';
 
-export class AccountsError extends Error {
+export class AccountsError extends VaultError {
   override readonly name = 'AccountsError';
   constructor(
     readonly code: AccountsErrorCode,

@@ -1,3 +1,5 @@
+import { VaultError } from '../errors.js';
+
 /**
  * Every refusal of the codec carries one of these codes. They are part of the
  * product's interface (logs, API error bodies, tests), so a code is never
@@ -53,7 +55,7 @@ export interface AssertionErrorDetails {
  * The only error type the codec throws. `message` follows snapd's house style:
  * lower case, names quoted, saying what cannot be done and why.
  */
-export class AssertionError extends Error {
+export class AssertionError extends VaultError {
   override readonly name = 'AssertionError';
   readonly code: AssertionErrorCode;
   readonly header: string | undefined;

@@ -2,6 +2,7 @@ import type { Assertion } from '../assertions/index.js';
 import { AssertionStore } from '../db/assertion-store.js';
 import type { Database } from '../db/database.js';
 import { bool, nowIso } from '../db/errors.js';
+import { CatalogError } from './errors.js';
 
 export type SerialPolicy = 'device' | 'template';
 
@@ -30,7 +31,7 @@ const TEMPLATE = /^(?:[A-Za-z0-9._-]|\{model\}|\{brand\}|\{n(?::0\d{1,2})?\})+$/
 
 export function checkSerialTemplate(template: string): string {
   if (!TEMPLATE.test(template) || !/\{n(?::0\d{1,2})?\}/.test(template)) {
-    throw new Error(`invalid serial template "${template}": use letters, digits, ".", "_", "-", {model}, {brand} and one counter {n} or {n:08}`);
+    throw new CatalogError('ERR_SERIAL_TEMPLATE_INVALID', `invalid serial template "${template}": use letters, digits, ".", "_", "-", {model}, {brand} and one counter {n} or {n:08}`);
   }
   return template;
 }

@@ -1,8 +1,11 @@
-import { AccountsError, type AccountsErrorCode } from '../accounts/errors.js';
-import { AssertionError, type AssertionErrorCode } from '../assertions/index.js';
+import type { AccountsErrorCode } from '../accounts/errors.js';
+import type { AssertionErrorCode } from '../assertions/index.js';
+import type { CatalogErrorCode } from '../catalog/errors.js';
+import type { CustodyErrorCode } from '../custody/errors.js';
 import { isTransientDbError } from '../db/errors.js';
 import { KeyStoreError, type KeyStoreErrorCode } from '../keystore/errors.js';
-import { ProvisioningError, type ProvisioningErrorCode } from '../provisioning/errors.js';
+import type { ProvisioningErrorCode } from '../provisioning/errors.js';
+import { VaultError } from '../errors.js';
 
 /** Refusals made by the HTTP layer itself. */
 export type HttpErrorCode =
@@ -17,7 +20,7 @@ export type HttpErrorCode =
   | 'ERR_DATABASE_UNAVAILABLE'
   | 'ERR_INTERNAL';
 
-export type ErrorCode = HttpErrorCode | ProvisioningErrorCode | KeyStoreErrorCode | AssertionErrorCode | AccountsErrorCode;
+export type ErrorCode = HttpErrorCode | ProvisioningErrorCode | KeyStoreErrorCode | AssertionErrorCode | AccountsErrorCode | CustodyErrorCode | CatalogErrorCode;
 
 /**
  * Every code the service can answer with, and its HTTP status: one table, so
@@ -100,9 +103,22 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = {
   ERR_PREREQUISITE_MISSING: 400,
   ERR_REVISION_CONFLICT: 409,
   ERR_SIGNER_FAILED: 500,
+
+  ERR_AUTHORITY_UNKNOWN: 404,
+  ERR_BRAND_EXISTS: 409,
+  ERR_BRAND_KEY_UNKNOWN: 404,
+  ERR_HSM_KEY_MISSING: 404,
+  ERR_KEY_MISMATCH: 400,
+  ERR_ASSERTION_UNEXPECTED: 400,
+  ERR_ASSERTION_UNTRUSTED: 400,
+
+  ERR_MODEL_INVALID: 400,
+  ERR_MODEL_BRAND_UNKNOWN: 404,
+  ERR_MODEL_UNTRUSTED: 400,
+  ERR_SERIAL_TEMPLATE_INVALID: 400,
 };
 
-export class HttpError extends Error {
+export class HttpError extends VaultError {
   constructor(
     readonly code: HttpErrorCode,
     message: string,
@@ -124,11 +140,12 @@ const HSM_AWAY_MESSAGE = 'the signing service is temporarily unavailable; try ag
  * so its 503s get a fixed sentence and its 500s the generic one.
  */
 export function describeError(e: unknown): { status: number; code: ErrorCode; message: string; expose: boolean } {
-  if (e instanceof HttpError || e instanceof AccountsError || e instanceof ProvisioningError || e instanceof KeyStoreError || e instanceof AssertionError) {
-    const status = STATUS[e.code];
-    if (status < 500) return { status, code: e.code, message: e.message, expose: true };
-    if (status === 503) return { status, code: e.code, message: e instanceof KeyStoreError ? HSM_AWAY_MESSAGE : e.message, expose: false };
-    return { status, code: e.code, message: INTERNAL_MESSAGE, expose: false };
+  if (e instanceof VaultError) {
+    const code = e.code as ErrorCode;
+    const status = STATUS[code] ?? 500;
+    if (status < 500) return { status, code, message: e.message, expose: true };
+    if (status === 503) return { status, code, message: e instanceof KeyStoreError ? HSM_AWAY_MESSAGE : e.message, expose: false };
+    return { status, code, message: INTERNAL_MESSAGE, expose: false };
   }
   if (isTransientDbError(e)) {
     return { status: 503, code: 'ERR_DATABASE_UNAVAILABLE', message: 'the vault database is temporarily unavailable; try again shortly', expose: false };

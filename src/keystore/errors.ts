@@ -1,3 +1,5 @@
+import { VaultError } from '../errors.js';
+
 /** Stable codes for everything the keystore refuses or fails at. */
 export type KeyStoreErrorCode =
   /** The PIN was refused. Never retried automatically: HSMs count failures. */
@@ -22,7 +24,7 @@ export type KeyStoreErrorCode =
 /** Transient codes: a device should be told to come back later (HTTP 503), not refused. */
 export const TRANSIENT_KEYSTORE_ERRORS: ReadonlySet<KeyStoreErrorCode> = new Set(['ERR_HSM_UNAVAILABLE', 'ERR_HSM_BUSY']);
 
-export class KeyStoreError extends Error {
+export class KeyStoreError extends VaultError {
   override readonly name = 'KeyStoreError';
   constructor(
     readonly code: KeyStoreErrorCode,

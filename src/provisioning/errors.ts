@@ -1,3 +1,5 @@
+import { VaultError } from '../errors.js';
+
 /** Why a device (or a factory station) is refused, or asked to come back later. */
 export type ProvisioningErrorCode =
   | 'ERR_API_KEY_INVALID'
@@ -17,7 +19,7 @@ export type ProvisioningErrorCode =
   /** A fault on our side that may pass: HSM busy or away, database locked, overload. */
   | 'ERR_TEMPORARILY_UNAVAILABLE';
 
-export class ProvisioningError extends Error {
+export class ProvisioningError extends VaultError {
   override readonly name = 'ProvisioningError';
   constructor(
     readonly code: ProvisioningErrorCode,

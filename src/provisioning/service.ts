@@ -13,7 +13,8 @@ import type { Database } from '../db/database.js';
 import { isTransientDbError, isUniqueViolation } from '../db/errors.js';
 import { KeyStoreError, TRANSIENT_KEYSTORE_ERRORS } from '../keystore/errors.js';
 import { keyStoreSigner, type KeyStore } from '../keystore/keystore.js';
-import type { BrandSetup } from '../keys/brand-setup.js';
+import type { ModelService } from '../catalog/model-service.js';
+import type { Custody } from '../custody/custody.js';
 import { ApiKeyRepository, type ApiKeyRecord } from './api-keys.js';
 import { ProvisioningError } from './errors.js';
 import { IssuanceWriter } from './issuance-writer.js';
@@ -79,7 +80,7 @@ export class ProvisioningService {
   constructor(
     private readonly db: Database,
     private readonly keystore: KeyStore,
-    private readonly setup: BrandSetup,
+    private readonly parts: { readonly custody: Custody; readonly models: ModelService },
     options: ProvisioningOptions,
   ) {
     this.clock = options.clock ?? (() => new Date());
@@ -146,7 +147,7 @@ export class ProvisioningService {
     if (!selfCheck.ok) throw new ProvisioningError('ERR_SERIAL_REQUEST_INVALID', `the serial-request is not validly signed by its device key: ${selfCheck.error.message}`);
 
     const model = await this.modelFor(key, req.brandId, req.model);
-    const registered = await this.cached(`assertion\0${model.assertionId}`, () => this.setup.models.assertion(model)).catch(transient);
+    const registered = await this.cached(`assertion\0${model.assertionId}`, () => this.parts.models.assertion(model)).catch(transient);
     const sentModel = rest.find((a) => a.is('model'));
     if (sentModel && !sentModel.encode().equals(registered.encode())) {
       throw new ProvisioningError(
@@ -163,7 +164,7 @@ export class ProvisioningService {
       throw new ProvisioningError('ERR_REQUEST_ID_USED', 'the request-id was already used by another serial-request: ask for a new one');
     }
     const deviceKeyId = req.deviceKey.id;
-    const signingKey = await this.cached(`signing-key\0${model.signingKeyId}`, () => this.setup.keys.byId(model.signingKeyId)).catch(transient);
+    const signingKey = await this.cached(`signing-key\0${model.signingKeyId}`, () => this.parts.custody.keys.byId(model.signingKeyId)).catch(transient);
     if (!signingKey) throw new Error(`model ${model.name} has no signing key`);
     const logBase = {
       brandId: model.brandAccountId,
@@ -264,9 +265,9 @@ export class ProvisioningService {
   }
 
   private async modelFor(key: ApiKeyRecord, brandId: string, name: string): Promise<ModelRecord> {
-    const model = await this.cached(`model\0${key.modelId}`, () => this.setup.models.byId(key.modelId)).catch(transient);
+    const model = await this.cached(`model\0${key.modelId}`, () => this.parts.models.byId(key.modelId)).catch(transient);
     if (!model || model.brandAccountId !== brandId || model.name !== name) {
-      const named = await this.setup.models.find(brandId, name).catch(transient);
+      const named = await this.parts.models.find(brandId, name).catch(transient);
       if (!named) throw new ProvisioningError('ERR_MODEL_UNKNOWN', `model ${brandId}/${name} is not registered in this vault`);
       throw new ProvisioningError('ERR_API_KEY_MODEL', `this API key is for model ${model?.brandAccountId ?? '?'}/${model?.name ?? '?'}, not ${brandId}/${name}`);
     }
@@ -278,7 +279,7 @@ export class ProvisioningService {
     const cacheKey = `${model.brandAccountId}\0${signingKeyId}`;
     let chain = this.chains.get(cacheKey);
     if (!chain) {
-      chain = await this.setup.brandChain(model.brandAccountId, signingKeyId).catch(transient);
+      chain = await this.parts.custody.brandChain(model.brandAccountId, signingKeyId).catch(transient);
       this.chains.set(cacheKey, chain);
     }
     return { stream: encodeStream([...serial, ...chain]), serial: serialNumber, brandId: model.brandAccountId, model: model.name, outcome };

@@ -25,7 +25,7 @@ async function freshId(t: TestVault, apiKey = t.apiKey): Promise<string> {
 
 async function post(t: TestVault, key: NodeSigner, id: string, opts: { apiKey?: string; model?: string; serial?: string } = {}): Promise<Response> {
   const name = opts.model ?? 'demo-model';
-  const model = (await t.vault.setup.models.find('demo-brand', name))!;
+  const model = (await t.vault.models.find('demo-brand', name))!;
   const request = await signAssertion(
     { type: 'serial-request', 'brand-id': 'demo-brand', model: name, 'request-id': id, 'device-key': key.publicKey.encoded, ...(opts.serial ? { serial: opts.serial } : {}) },
     undefined,
@@ -35,7 +35,7 @@ async function post(t: TestVault, key: NodeSigner, id: string, opts: { apiKey?: 
   return fetch(`${t.url}serial`, {
     method: 'POST',
     headers: { 'api-key': opts.apiKey ?? t.apiKey, 'Content-Type': 'application/x.ubuntu.assertion' },
-    body: encodeStream([request, await t.vault.setup.models.assertion(model)]),
+    body: encodeStream([request, await t.vault.models.assertion(model)]),
   });
 }
 
@@ -48,7 +48,7 @@ describe.each<DatabaseKind>(['sqlite', 'pg'])('device API faults on %s', (databa
   beforeAll(async () => {
     t = await startTestVault(dataDir(), database);
     keys = (await deviceKeys(16)).map((k) => new NodeSigner(k));
-    const proposed = await t.vault.setup.createModel({ 'brand-id': 'demo-brand', model: 'proposed', architecture: 'amd64', gadget: 'pc', kernel: 'pc-kernel' });
+    const proposed = await t.vault.models.createModel({ 'brand-id': 'demo-brand', model: 'proposed', architecture: 'amd64', gadget: 'pc', kernel: 'pc-kernel' });
     proposedKey = (await t.vault.provisioning.apiKeys.create(proposed.id, 'test')).key;
   });
   afterAll(() => t?.close());

@@ -166,9 +166,9 @@ describe.each<DatabaseKind>(['sqlite', 'pg'])('device registration on SoftHSM2 a
     let apiKey: string;
     let reprovisionKey: string;
     beforeAll(async () => {
-      const proposed = await t.vault.setup.createModel({ 'brand-id': 'demo-brand', model: 'proposed', architecture: 'amd64', gadget: 'pc', kernel: 'pc-kernel' });
+      const proposed = await t.vault.models.createModel({ 'brand-id': 'demo-brand', model: 'proposed', architecture: 'amd64', gadget: 'pc', kernel: 'pc-kernel' });
       apiKey = (await t.vault.provisioning.apiKeys.create(proposed.id, 'test')).key;
-      const replaced = await t.vault.setup.createModel(
+      const replaced = await t.vault.models.createModel(
         { 'brand-id': 'demo-brand', model: 'replaceable', architecture: 'amd64', gadget: 'pc', kernel: 'pc-kernel' },
         { allowReprovision: true },
       );
@@ -176,8 +176,8 @@ describe.each<DatabaseKind>(['sqlite', 'pg'])('device registration on SoftHSM2 a
     });
 
     const register = async (key: NodeSigner, name: string, api: string, serial?: string) => {
-      const model = (await t.vault.setup.models.find('demo-brand', name))!;
-      const assertion = await t.vault.setup.models.assertion(model);
+      const model = (await t.vault.models.find('demo-brand', name))!;
+      const assertion = await t.vault.models.assertion(model);
       const id = ((await (await fetch(`${t.url}request-id`, { method: 'POST', headers: { 'api-key': api } })).json()) as { 'request-id': string })['request-id'];
       const request = await signAssertion(
         { type: 'serial-request', 'brand-id': 'demo-brand', model: name, 'request-id': id, 'device-key': key.publicKey.encoded, ...(serial ? { serial } : {}) },

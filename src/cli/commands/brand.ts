@@ -47,7 +47,7 @@ export function brandCommands(io: CliIo): Command[] {
     .action(async (accountId, options) => {
       await withVault(options.dataDir, async (vault) => {
         io.stderr(LOCAL_ROOT_NOTICE);
-        const { key } = await vault.setup.createAuthority(accountId, options.displayName);
+        const { key } = await vault.custody.createAuthority(accountId, options.displayName);
         io.stdout(`created root authority "${accountId}" (key ${key.keyId}, HSM label ${key.label})\n`);
       });
     });
@@ -63,7 +63,7 @@ export function brandCommands(io: CliIo): Command[] {
     .action(async (accountId, options) => {
       await withVault(options.dataDir, async (vault) => {
         io.stderr(`generating the brand key of "${accountId}" in the HSM…\n`);
-        const { key } = await vault.setup.createBrand(accountId, options.displayName ?? accountId, options.authority);
+        const { key } = await vault.custody.createBrand(accountId, options.displayName ?? accountId, options.authority);
         io.stdout(`created brand "${accountId}" with key ${key.keyId} (HSM label ${key.label})\n`);
       });
     });
@@ -87,7 +87,7 @@ export function brandCommands(io: CliIo): Command[] {
       const accountKey = assertions.find((a) => a.is('account-key'));
       if (!account || !accountKey) throw new CliError(`${options.assertions} must hold an account and an account-key assertion`, 1);
       await withVault(options.dataDir, async (vault) => {
-        const { brand: b, key } = await vault.setup.importBrand(account, accountKey, options.key);
+        const { brand: b, key } = await vault.custody.importBrand(account, accountKey, options.key);
         io.stdout(`imported brand "${b.accountId}" with key ${key.keyId} (HSM label ${key.label})\n`);
       });
     });
@@ -97,9 +97,9 @@ export function brandCommands(io: CliIo): Command[] {
     .addOption(dataDirOption())
     .action(async (options) => {
       await withVault(options.dataDir, async (vault) => {
-        for (const b of await vault.setup.brands.list()) {
+        for (const b of await vault.custody.brands.list()) {
           io.stdout(`${b.accountId}  ${b.displayName}\n`);
-          for (const k of await vault.setup.keys.forBrand(b.id)) io.stdout(`  key ${k.keyId} (HSM label ${k.label})\n`);
+          for (const k of await vault.custody.keys.forBrand(b.id)) io.stdout(`  key ${k.keyId} (HSM label ${k.label})\n`);
         }
       });
     });
@@ -125,7 +125,7 @@ export function brandCommands(io: CliIo): Command[] {
       if (!assertion) throw new CliError(`${file} holds no assertion`, 1);
       const a = assertion;
       await withVault(String(options['dataDir']), async (vault) => {
-        const m = await vault.setup.importModel(a, settingsFrom(options as Record<string, never>));
+        const m = await vault.models.importModel(a, settingsFrom(options as Record<string, never>));
         io.stdout(`registered ${modelLine(m)}\n`);
       });
     });
@@ -150,7 +150,7 @@ export function brandCommands(io: CliIo): Command[] {
       const headers = toHeaders(parsed as Record<string, unknown>);
       await withVault(String(options['dataDir']), async (vault) => {
         try {
-          const m = await vault.setup.createModel(headers, settingsFrom(options as Record<string, never>));
+          const m = await vault.models.createModel(headers, settingsFrom(options as Record<string, never>));
           io.stdout(`created and registered ${modelLine(m)}\n`);
         } catch (e) {
           if (e instanceof AssertionError) throw new CliError(`${e.message} [${e.code}]`, 1);
@@ -165,8 +165,8 @@ export function brandCommands(io: CliIo): Command[] {
     .addOption(dataDirOption())
     .action(async (name, options) => {
       await withVault(options.dataDir, async (vault) => {
-        const m = await findModel(vault.setup.models, name);
-        io.stdout((await vault.setup.models.assertion(m)).encode().toString('utf8'));
+        const m = await findModel(vault.models, name);
+        io.stdout((await vault.models.assertion(m)).encode().toString('utf8'));
       });
     });
   model
@@ -175,7 +175,7 @@ export function brandCommands(io: CliIo): Command[] {
     .addOption(dataDirOption())
     .action(async (options) => {
       await withVault(options.dataDir, async (vault) => {
-        const models = await vault.setup.models.list();
+        const models = await vault.models.list();
         io.stdout(models.length === 0 ? 'no models\n' : `${models.map(modelLine).join('\n')}\n`);
       });
     });
@@ -189,7 +189,7 @@ export function brandCommands(io: CliIo): Command[] {
     .addOption(dataDirOption())
     .action(async (options) => {
       await withVault(options.dataDir, async (vault) => {
-        const m = await findModel(vault.setup.models, options.model);
+        const m = await findModel(vault.models, options.model);
         const { key } = await vault.provisioning.apiKeys.create(m.id, options.name);
         io.stderr(`API key "${options.name}" for ${m.brandAccountId}/${m.name}; it is shown only now:\n`);
         io.stdout(`${key}\n`);
@@ -202,7 +202,7 @@ export function brandCommands(io: CliIo): Command[] {
     .action(async (options) => {
       await withVault(options.dataDir, async (vault) => {
         for (const k of await vault.provisioning.apiKeys.list()) {
-          const m = await vault.setup.models.byId(k.modelId);
+          const m = await vault.models.byId(k.modelId);
           io.stdout(`sv_${k.prefix}_…  ${k.name}  ${m ? `${m.brandAccountId}/${m.name}` : '?'}${k.revoked ? '  revoked' : ''}\n`);
         }
       });

@@ -1,10 +1,8 @@
 import { Option } from '@commander-js/extra-typings';
 import { openVault, type Vault } from '../../app.js';
 import { createLogger } from '../../logging.js';
-import { AccountsError } from '../../accounts/errors.js';
 import { ConfigError, loadConfig, type ConfigInput } from '../../config.js';
-import { isKeyStoreError } from '../../keystore/errors.js';
-import { SetupError } from '../../keys/brand-setup.js';
+import { VaultError } from '../../errors.js';
 import { CliError } from '../io.js';
 
 export const dataDirOption = () =>
@@ -30,7 +28,7 @@ export async function withVault<T>(dataDir: string, fn: (vault: Vault) => Promis
 
 export function asCliError(e: unknown): unknown {
   if (e instanceof ConfigError) return new CliError(e.message, 2);
-  if (isKeyStoreError(e)) return new CliError(`${e.message} [${e.code}]`, 1);
-  if (e instanceof SetupError || e instanceof AccountsError) return new CliError(`${e.message} [${e.code}]`, 1);
+  // Every module's refusal, with its stable code.
+  if (e instanceof VaultError) return new CliError(`${e.message} [${e.code}]`, 1);
   return e;
 }

@@ -91,12 +91,12 @@ export async function createDemo(vault: Vault): Promise<DemoFiles> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const files = { model: join(dir, 'demo-model.model'), trusted: join(dir, 'trusted.assert'), apiKey: join(dir, 'api-key') };
   let created = false;
-  if (!(await vault.setup.brands.byAccountId('demo-brand'))) {
-    if (!(await vault.setup.keys.roots()).some((k) => k.label === 'root-demo-root')) {
-      await vault.setup.createAuthority('demo-root', 'Demo root (local, not trusted by real devices)');
+  if (!(await vault.custody.brands.byAccountId('demo-brand'))) {
+    if (!(await vault.custody.keys.roots()).some((k) => k.label === 'root-demo-root')) {
+      await vault.custody.createAuthority('demo-root', 'Demo root (local, not trusted by real devices)');
     }
-    await vault.setup.createBrand('demo-brand', 'Demo Brand', 'demo-root');
-    const model = await vault.setup.createModel(
+    await vault.custody.createBrand('demo-brand', 'Demo Brand', 'demo-root');
+    const model = await vault.models.createModel(
       { 'brand-id': 'demo-brand', model: 'demo-model', 'display-name': 'Demo Model', architecture: 'amd64', gadget: 'pc', kernel: 'pc-kernel' },
       { serialPolicy: 'template', serialTemplate: 'DEMO-{n:06}' },
     );
@@ -104,10 +104,10 @@ export async function createDemo(vault: Vault): Promise<DemoFiles> {
     await writeFile(files.apiKey, `${key}\n`, { mode: 0o600 });
     created = true;
   }
-  const model = await vault.setup.models.find('demo-brand', 'demo-model');
+  const model = await vault.models.find('demo-brand', 'demo-model');
   if (!model) throw new CliError('the demo model is missing from the database');
-  await writeFile(files.model, (await vault.setup.models.assertion(model)).encode());
-  await writeFile(files.trusted, encodeStream(await vault.setup.exportTrusted()));
+  await writeFile(files.model, (await vault.models.assertion(model)).encode());
+  await writeFile(files.trusted, encodeStream(await vault.custody.exportTrusted()));
   return { ...files, created };
 }
 
@@ -224,7 +224,7 @@ export function vaultCommands(io: CliIo): Command[] {
     .addOption(dataDirOption())
     .action(async (options) => {
       await withVault(options.dataDir, async (vault) => {
-        const trusted = await vault.setup.exportTrusted();
+        const trusted = await vault.custody.exportTrusted();
         if (trusted.length === 0) throw new CliError('no trusted roots in this vault: create one with "serial-vault authority create" or import Canonical\'s', 1);
         io.stdout(encodeStream(trusted).toString('utf8'));
       });

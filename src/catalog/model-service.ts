@@ -1,0 +1,77 @@
+import { AssertionError, formatRfc3339, signAssertion, type Assertion, type HeaderValue } from '../assertions/index.js';
+import type { Custody } from '../custody/custody.js';
+import type { Database } from '../db/database.js';
+import { CatalogError } from './errors.js';
+import { ModelRepository, checkSerialTemplate, type ModelRecord, type ModelSettings } from './models.js';
+
+/**
+ * Device models: signed in the HSM with a brand key held in custody, or
+ * imported already signed and checked against the brand's chain, then
+ * registered with their serial policy.
+ */
+export class ModelService {
+  readonly repository: ModelRepository;
+
+  constructor(
+    db: Database,
+    private readonly custody: Custody,
+    private readonly clock: () => Date = () => new Date(),
+  ) {
+    this.repository = new ModelRepository(db);
+  }
+
+  find(brandAccountId: string, name: string): Promise<ModelRecord | undefined> {
+    return this.repository.find(brandAccountId, name);
+  }
+
+  byId(id: number): Promise<ModelRecord | undefined> {
+    return this.repository.byId(id);
+  }
+
+  list(): Promise<ModelRecord[]> {
+    return this.repository.list();
+  }
+
+  /** The model assertion as registered. */
+  assertion(model: ModelRecord): Promise<Assertion> {
+    return this.repository.assertion(model);
+  }
+
+  /** Registers a model assertion already signed by the brand, verified against the brand's keys. */
+  async importModel(model: Assertion, settings: ModelSettings & { keyLabel?: string } = {}): Promise<ModelRecord> {
+    if (!model.is('model')) throw new CatalogError('ERR_MODEL_INVALID', `expected a model assertion, got ${model.type}`);
+    const brand = await this.custody.brands.byAccountId(model.view.brandId);
+    if (!brand) throw new CatalogError('ERR_MODEL_BRAND_UNKNOWN', `brand "${model.view.brandId}" is not set up in this vault`);
+    const check = (await this.custody.trust()).check(model);
+    if (!check.ok) throw new CatalogError('ERR_MODEL_UNTRUSTED', `cannot import ${model.ref}: ${check.error.message}`);
+    if (settings.serialTemplate !== undefined) checkSerialTemplate(settings.serialTemplate);
+    const key = await this.custody.brandKey(brand, settings.keyLabel);
+    if (!model.view.serialAuthority.includes(brand.accountId)) {
+      throw new CatalogError('ERR_MODEL_INVALID', `model ${model.view.model} does not let brand "${brand.accountId}" sign its serials`);
+    }
+    const { keyLabel: _ignored, ...rest } = settings;
+    return this.repository.register(brand.id, model, key.id, rest);
+  }
+
+  /** Builds a model from headers (YAML or JSON input), signs it with a brand key in the HSM and registers it. */
+  async createModel(headers: Record<string, HeaderValue>, settings: ModelSettings & { keyLabel?: string } = {}): Promise<ModelRecord> {
+    const brandId = headers['brand-id'];
+    if (typeof brandId !== 'string') throw new CatalogError('ERR_MODEL_INVALID', 'the model needs a "brand-id"');
+    const brand = await this.custody.brands.byAccountId(brandId);
+    if (!brand) throw new CatalogError('ERR_MODEL_BRAND_UNKNOWN', `brand "${brandId}" is not set up in this vault`);
+    const key = await this.custody.brandKey(brand, settings.keyLabel);
+    const signer = await this.custody.signerFor(key.label);
+    let model: Assertion;
+    try {
+      model = await signAssertion(
+        { series: '16', timestamp: formatRfc3339(this.clock()), ...headers, type: 'model', 'authority-id': brandId },
+        undefined,
+        signer,
+      );
+    } catch (e) {
+      if (e instanceof AssertionError) throw new CatalogError('ERR_MODEL_INVALID', `${e.message} [${e.code}]`);
+      throw e;
+    }
+    return this.importModel(model, settings);
+  }
+}
