@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Loopback only: a test that reaches further fails at once (test/support/no-network.ts).
+    setupFiles: ['test/support/no-network.ts'],
   },
 });

@@ -180,7 +180,10 @@ describe.each(['sqlite', 'pg'] as const)('accounts, stores and roles on %s', (ki
 
   it('lets a product sub-store lose its own administrator while one above still reaches it', async () => {
     await accounts.grant(OPERATOR, 'widgets', 'viewer@acme.test', 'admin');
-    await accounts.revoke(OPERATOR, 'widgets', 'viewer@acme.test', 'admin');
+    expect(await code(accounts.revoke(OPERATOR, 'widgets', 'viewer@acme.test', 'admin'))).toBe('ok');
+    const admins = (await accounts.listGrants('widgets')).filter((g) => g.role === 'admin');
+    expect(admins.map((g) => [g.person.email, g.inheritedFrom])).toEqual([['brand-admin@acme.test', 'acme']]);
+    expect(rolesOn(await as(accounts, 'brand-admin@acme.test'), await accounts.tree(), 'widgets').has('admin')).toBe(true);
   });
 
   it('refuses duplicate grants, unknown people and unknown stores with their codes', async () => {

@@ -38,8 +38,10 @@ export class CookieSealer {
   }
 
   open<T>(purpose: string, sealed: string | undefined): T | undefined {
-    const [data, mac] = (sealed ?? '').split('.');
-    if (!data || !mac) return undefined;
+    // Exactly `data.mac`: a value with more parts is not one we sealed.
+    const parts = (sealed ?? '').split('.');
+    const [data, mac] = parts;
+    if (parts.length !== 2 || !data || !mac) return undefined;
     const expected = this.mac(purpose, data);
     const given = Buffer.from(mac, 'base64url');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
