@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { tokenParents } from './migrations/0004-token-parents.js';
 import { auditChainOutbox } from './migrations/0005-audit-chain-outbox.js';
+import { issuanceOrigin } from './migrations/0006-issuance-origin.js';
 
 /**
  * The schema, one entry per change, never edited once released. Runs
@@ -220,4 +221,5 @@ export const MIGRATIONS: ReadonlyArray<{ name: string; up: (db: Knex) => Promise
   },
   tokenParents,
   auditChainOutbox,
+  issuanceOrigin,
 ];

@@ -96,6 +96,8 @@ export class IssuanceWriter {
       await trx('serials').where({ id: w.replaces!.id }).update({ device_key_id: w.deviceKeyId, assertion: w.assertion, signing_key_id: w.signingKeyRowId, issued_at: at });
     }
     await trx('issuance_log').insert(writes.map(({ log }) => logRow(log, at)));
+    // The change feed: each serial issued (or given to a new key) is announced in the same transaction.
+    await trx('outbox').insert(writes.map(({ log }) => ({ entity: 'serial', key: `${log.brandId}/${log.model}/${log.serial}`, op: log.outcome, at })));
     const numbered = writes.filter((w) => w.number !== undefined);
     for (const modelId of new Set(numbered.map((w) => w.modelId))) {
       await trx('serial_reservations')

@@ -18,6 +18,8 @@ export interface IssuanceLogEntry {
   readonly outcome: 'issued' | 'repeated' | 'reprovisioned';
   readonly requestId?: string;
   readonly clientAddress?: string;
+  /** The vault instance that wrote the row. */
+  readonly origin?: string;
 }
 
 /** The issuance_log row of an entry. */
@@ -31,6 +33,7 @@ export function logRow(log: IssuanceLogEntry, issuedAt: string): Record<string, 
     outcome: log.outcome,
     request_id: log.requestId ?? null,
     client_address: log.clientAddress ?? null,
+    origin: log.origin ?? null,
     issued_at: issuedAt,
   };
 }

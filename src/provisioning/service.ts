@@ -11,6 +11,7 @@ import {
 import { formatSerial, type ModelRecord } from '../catalog/models.js';
 import type { Database } from '../db/database.js';
 import { isTransientDbError, isUniqueViolation } from '../db/errors.js';
+import { vaultSecret } from '../db/settings.js';
 import { KeyStoreError, TRANSIENT_KEYSTORE_ERRORS } from '../keystore/errors.js';
 import { keyStoreSigner, type KeyStore } from '../keystore/keystore.js';
 import type { ModelService } from '../catalog/model-service.js';
@@ -69,6 +70,7 @@ export class ProvisioningService {
   readonly requestIds: RequestIdRepository;
   readonly serials: SerialRepository;
   private readonly writer: IssuanceWriter;
+  private origin = '';
   private readonly clock: () => Date;
   private readonly chains = new Map<string, Assertion[]>();
   /**
@@ -93,6 +95,8 @@ export class ProvisioningService {
   /** Called once at start-up: reservations of a previous run are free again. */
   async start(): Promise<void> {
     await this.requestIds.start();
+    // This instance's name in its issuance log: stable for the database, so a push upstream is idempotent by (origin, row).
+    this.origin = (await vaultSecret(this.db, 'instance-id', 16)).toString('hex');
     await this.serials.releaseAllReservations();
   }
 
@@ -172,6 +176,7 @@ export class ProvisioningService {
       deviceKeyId,
       signingKeyId: signingKey.keyId,
       requestId: req.requestId,
+      origin: this.origin,
       ...(input.clientAddress ? { clientAddress: input.clientAddress } : {}),
     };
 
