@@ -24,13 +24,21 @@ export class Custody {
   readonly assertions: AssertionStore;
 
   constructor(
-    db: Database,
+    private readonly db: Database,
     private readonly keystore: KeyStore,
     private readonly clock: () => Date = () => new Date(),
   ) {
     this.brands = new BrandRepository(db);
     this.keys = new SigningKeyRepository(db);
     this.assertions = new AssertionStore(db);
+  }
+
+  /**
+   * Writes that belong together, in one transaction: a set-up stopped at any
+   * point (a crash, kill -9) leaves all of them or none, so it can be run again.
+   */
+  private atomically<T>(work: (r: { brands: BrandRepository; keys: SigningKeyRepository; assertions: AssertionStore }) => Promise<T>): Promise<T> {
+    return this.db.transaction((trx) => work({ brands: new BrandRepository(trx), keys: new SigningKeyRepository(trx), assertions: new AssertionStore(trx) }));
   }
 
   /** A trust database with the stored roots and every stored account chain. */
@@ -69,9 +77,11 @@ export class Custody {
       Buffer.from(signer.publicKey.encoded),
       signer,
     );
-    await this.assertions.put(account, { trusted: true });
-    await this.assertions.put(accountKey, { trusted: true });
-    const record = await this.keys.register(label, key.keyId, 'root');
+    const record = await this.atomically(async (r) => {
+      await r.assertions.put(account, { trusted: true });
+      await r.assertions.put(accountKey, { trusted: true });
+      return r.keys.register(label, key.keyId, 'root');
+    });
     return { account, accountKey, key: record };
   }
 
@@ -127,11 +137,14 @@ export class Custody {
     if (hsmKey.keyId !== accountKey.view.publicKeyId) {
       throw new CustodyError('ERR_KEY_MISMATCH', `HSM key "${keyLabel}" (${hsmKey.keyId}) is not the key the account-key registers (${accountKey.view.publicKeyId})`);
     }
-    await this.assertions.put(account);
-    await this.assertions.put(accountKey);
-    const brand = (await this.brands.byAccountId(account.view.accountId)) ?? (await this.brands.create(account.view.accountId, account.view.displayName));
-    const key = await this.keys.register(keyLabel, hsmKey.keyId, 'brand', brand.id);
-    return { brand, key, account, accountKey };
+    const accountView = account.view;
+    return this.atomically(async (r) => {
+      await r.assertions.put(account);
+      await r.assertions.put(accountKey);
+      const brand = (await r.brands.byAccountId(accountView.accountId)) ?? (await r.brands.create(accountView.accountId, accountView.displayName));
+      const key = await r.keys.register(keyLabel, hsmKey.keyId, 'brand', brand.id);
+      return { brand, key, account, accountKey };
+    });
   }
 
   /** The brand's signing key: the one labelled so, or its first. */

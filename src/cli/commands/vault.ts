@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +37,7 @@ async function exists(path: string): Promise<boolean> {
 
 async function secretFile(path: string): Promise<void> {
   if (await exists(path)) return;
-  await writeFile(path, `${randomBytes(18).toString('base64url')}\n`, { mode: 0o600 });
+  await writeAtomically(path, `${randomBytes(18).toString('base64url')}\n`, 0o600);
 }
 
 /** Sets up the embedded defaults in a data directory: SoftHSM2 token, config, database. Idempotent. */
@@ -49,7 +49,7 @@ export async function initDataDir(dataDir: string, options: { port?: number; adm
   const conf = join(dir, 'softhsm2.conf');
   if (!(await exists(conf))) {
     const template = await readFile(templatePath(), 'utf8');
-    await writeFile(conf, template.replaceAll('@TOKEN_DIR@', join(dir, 'tokens')), { mode: 0o600 });
+    await writeAtomically(conf, template.replaceAll('@TOKEN_DIR@', join(dir, 'tokens')), 0o600);
   }
   await secretFile(join(dir, 'secrets', 'user-pin'));
   await secretFile(join(dir, 'secrets', 'so-pin'));
@@ -73,7 +73,7 @@ export async function initDataDir(dataDir: string, options: { port?: number; adm
     };
     parseConfig(config);
     const { dataDir: _omit, ...stored } = config;
-    await writeFile(configPath, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
+    await writeAtomically(configPath, `${JSON.stringify(stored, null, 2)}\n`, 0o600);
   }
   return { dir, created };
 }
@@ -85,29 +85,48 @@ export interface DemoFiles {
   readonly created: boolean;
 }
 
-/** A local root, a brand, a model with vault-allocated serials and an API key, for trying the vault out. */
+/** Writes a file whole or not at all (a temporary file renamed over it): a kill leaves the old one or the new one. */
+async function writeAtomically(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, data, { mode });
+  await rename(tmp, path);
+}
+
+/**
+ * A local root, a brand, a model with vault-allocated serials and an API
+ * key, for trying the vault out. Each step checks whether it was already
+ * done, and each writes all of its rows in one transaction, so a run
+ * stopped at any point (kill -9 included) completes when run again.
+ */
 export async function createDemo(vault: Vault): Promise<DemoFiles> {
   const dir = join(vault.config.dataDir, 'demo');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const files = { model: join(dir, 'demo-model.model'), trusted: join(dir, 'trusted.assert'), apiKey: join(dir, 'api-key') };
   let created = false;
+  if (!(await vault.custody.keys.roots()).some((k) => k.label === 'root-demo-root')) {
+    await vault.custody.createAuthority('demo-root', 'Demo root (local, not trusted by real devices)');
+    created = true;
+  }
   if (!(await vault.custody.brands.byAccountId('demo-brand'))) {
-    if (!(await vault.custody.keys.roots()).some((k) => k.label === 'root-demo-root')) {
-      await vault.custody.createAuthority('demo-root', 'Demo root (local, not trusted by real devices)');
-    }
     await vault.custody.createBrand('demo-brand', 'Demo Brand', 'demo-root');
-    const model = await vault.models.createModel(
+    created = true;
+  }
+  let model = await vault.models.find('demo-brand', 'demo-model');
+  if (!model) {
+    model = await vault.models.createModel(
       { 'brand-id': 'demo-brand', model: 'demo-model', 'display-name': 'Demo Model', architecture: 'amd64', gadget: 'pc', kernel: 'pc-kernel' },
       { serialPolicy: 'template', serialTemplate: 'DEMO-{n:06}' },
     );
-    const { key } = await vault.provisioning.apiKeys.create(model.id, 'demo');
-    await writeFile(files.apiKey, `${key}\n`, { mode: 0o600 });
     created = true;
   }
-  const model = await vault.models.find('demo-brand', 'demo-model');
-  if (!model) throw new CliError('the demo model is missing from the database');
-  await writeFile(files.model, (await vault.models.assertion(model)).encode());
-  await writeFile(files.trusted, encodeStream(await vault.custody.exportTrusted()));
+  // The key is shown once: a run stopped before its file was written makes another.
+  if (!(await exists(files.apiKey)) || !(await vault.provisioning.apiKeys.verify((await readFile(files.apiKey, 'utf8')).trim()))) {
+    const { key } = await vault.provisioning.apiKeys.create(model.id, 'demo');
+    await writeAtomically(files.apiKey, `${key}\n`, 0o600);
+    created = true;
+  }
+  await writeAtomically(files.model, (await vault.models.assertion(model)).encode());
+  await writeAtomically(files.trusted, encodeStream(await vault.custody.exportTrusted()));
   return { ...files, created };
 }
 

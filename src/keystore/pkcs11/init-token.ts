@@ -32,6 +32,11 @@ export function initToken(options: InitTokenOptions): InitTokenResult {
       throw new KeyStoreError('ERR_HSM_CONFIG', `${existing.length} tokens are labelled "${options.label}": remove the extra ones or choose tokens by serial`);
     }
     if (existing[0]) {
+      // A set-up stopped between initialising the token and setting its user PIN: finish it.
+      if ((p11.C_GetTokenInfo(existing[0].slot).flags & pkcs11js.CKF_USER_PIN_INITIALIZED) === 0) {
+        setUserPin(p11, existing[0].slot, options);
+        return { created: true, serial: existing[0].serial };
+      }
       const session = p11.C_OpenSession(existing[0].slot, pkcs11js.CKF_SERIAL_SESSION);
       try {
         p11.C_Login(session, pkcs11js.CKU_USER, options.pin);
@@ -54,18 +59,22 @@ export function initToken(options: InitTokenOptions): InitTokenResult {
     module.reinitialize();
     const [created] = listTokens(p11, { label: options.label });
     if (!created) throw new KeyStoreError('ERR_HSM_FAILED', `token "${options.label}" was initialised but cannot be found`);
-    const session = p11.C_OpenSession(created.slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
-    try {
-      p11.C_Login(session, pkcs11js.CKU_SO, options.soPin);
-      p11.C_InitPIN(session, options.pin);
-      p11.C_Logout(session);
-    } catch (e) {
-      throw ckr(e, `set the user PIN of token "${options.label}"`);
-    } finally {
-      p11.C_CloseSession(session);
-    }
+    setUserPin(p11, created.slot, options);
     return { created: true, serial: created.serial };
   } finally {
     module.release();
+  }
+}
+
+function setUserPin(p11: pkcs11js.PKCS11, slot: Buffer, options: InitTokenOptions): void {
+  const session = p11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+  try {
+    p11.C_Login(session, pkcs11js.CKU_SO, options.soPin);
+    p11.C_InitPIN(session, options.pin);
+    p11.C_Logout(session);
+  } catch (e) {
+    throw ckr(e, `set the user PIN of token "${options.label}"`);
+  } finally {
+    p11.C_CloseSession(session);
   }
 }
