@@ -12,6 +12,7 @@ const order = [
   'provisioning',
   'store',
   'sync',
+  'setup',
   'http',
   'cli',
 ];

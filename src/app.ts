@@ -11,6 +11,7 @@ import { ModelService } from './catalog/model-service.js';
 import { Custody } from './custody/custody.js';
 import { ProvisioningService } from './provisioning/service.js';
 import type { Vault, VaultOptions } from './vault.js';
+import { useSoftHsmConfig } from './keystore/pkcs11/softhsm.js';
 
 export { VERSION, type Vault, type VaultOptions } from './vault.js';
 
@@ -39,7 +40,7 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
   const logger = options.logger ?? createLogger(config);
   if (config.hsm.softhsmConf) {
     await followDataDir(config);
-    process.env['SOFTHSM2_CONF'] = config.hsm.softhsmConf;
+    useSoftHsmConfig(config.hsm.softhsmConf);
   }
   const db = openDatabase(databaseConfig(config));
   const metrics = new Metrics();

@@ -5,6 +5,7 @@ import type { CustodyErrorCode } from '../custody/errors.js';
 import { isTransientDbError } from '../db/errors.js';
 import { KeyStoreError, type KeyStoreErrorCode } from '../keystore/errors.js';
 import type { ProvisioningErrorCode } from '../provisioning/errors.js';
+import type { SetupErrorCode } from '../setup/errors.js';
 import { VaultError } from '../errors.js';
 
 /** Refusals made by the HTTP layer itself. */
@@ -20,7 +21,7 @@ export type HttpErrorCode =
   | 'ERR_DATABASE_UNAVAILABLE'
   | 'ERR_INTERNAL';
 
-export type ErrorCode = HttpErrorCode | ProvisioningErrorCode | KeyStoreErrorCode | AssertionErrorCode | AccountsErrorCode | CustodyErrorCode | CatalogErrorCode;
+export type ErrorCode = HttpErrorCode | ProvisioningErrorCode | KeyStoreErrorCode | AssertionErrorCode | AccountsErrorCode | CustodyErrorCode | CatalogErrorCode | SetupErrorCode;
 
 /**
  * Every code the service can answer with, and its HTTP status: one table, so
@@ -116,6 +117,10 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = {
   ERR_MODEL_BRAND_UNKNOWN: 404,
   ERR_MODEL_UNTRUSTED: 400,
   ERR_SERIAL_TEMPLATE_INVALID: 400,
+
+  ERR_SOFTHSM_MISSING: 500,
+  ERR_INSTALL_INCOMPLETE: 500,
+  ERR_DEMO_INCOMPLETE: 500,
 };
 
 export class HttpError extends VaultError {

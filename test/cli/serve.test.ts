@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { initDataDir } from '../../src/cli/commands/vault.js';
+import { initDataDir } from '../../src/setup/data-dir.js';
 import { removeDataDir, testDataDir } from '../support/vault.js';
 import { freePort, waitUntilOk } from '../support/net.js';
 

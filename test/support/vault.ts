@@ -9,7 +9,8 @@ import { decodeAssertion, decodeStream, type Assertion } from '../../src/asserti
 import { openVault, type Vault } from '../../src/app.js';
 import { serveAdmin, serveDevices, type Listening } from '../../src/listeners.js';
 import { loadConfig, type ConfigInput } from '../../src/config.js';
-import { createDemo, initDataDir } from '../../src/cli/commands/vault.js';
+import { createDemo } from '../../src/setup/demo.js';
+import { initDataDir } from '../../src/setup/data-dir.js';
 import { freePort } from './net.js';
 import { startTestProvider, type TestAccount, type TestProvider } from './oidc.js';
 import { freshPostgresDatabase } from './postgres.js';

@@ -5,6 +5,7 @@ import { initToken } from '../../keystore/pkcs11/init-token.js';
 import { findSoftHsmModule } from '../../keystore/pkcs11/module-path.js';
 import { CliError, type CliIo } from '../io.js';
 import { hsmOption, openKeyStore, softhsmConfOption } from './keystore-options.js';
+import { useSoftHsmConfig } from '../../keystore/pkcs11/softhsm.js';
 
 export function hsmCommand(io: CliIo): Command {
   const cmd = new Command('hsm').description('the PKCS#11 HSM that holds the keys');
@@ -50,7 +51,7 @@ export function hsmCommand(io: CliIo): Command {
     .option('--module <path>', 'PKCS#11 module (default: SoftHSM2)')
     .addOption(softhsmConfOption())
     .action(async (options) => {
-      if (options.softhsmConf) process.env['SOFTHSM2_CONF'] = options.softhsmConf;
+      useSoftHsmConfig(options.softhsmConf);
       const modulePath = options.module ?? findSoftHsmModule();
       if (!modulePath) throw new CliError('SoftHSM2 is not installed: run scripts/setup-system.sh, or give --module');
       try {

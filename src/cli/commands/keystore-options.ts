@@ -3,6 +3,7 @@ import { isKeyStoreError } from '../../keystore/errors.js';
 import { terminalPrompt } from '../../keystore/pin.js';
 import { Pkcs11KeyStore } from '../../keystore/pkcs11/keystore.js';
 import { CliError } from '../io.js';
+import { useSoftHsmConfig } from '../../keystore/pkcs11/softhsm.js';
 
 export const hsmOption = () =>
   new Option('--hsm <uri>', 'PKCS#11 URI of the token: pkcs11:token=LABEL?module-path=…&pin-source=file:/path (never a PIN)').env(
@@ -16,7 +17,7 @@ export async function openKeyStore(
   extra: { signers?: number; allowDestroy?: boolean } = {},
 ): Promise<Pkcs11KeyStore> {
   if (!options.hsm) throw new CliError('no HSM given: use --hsm pkcs11:token=…?pin-source=file:… (or set SERIAL_VAULT_HSM_URI)');
-  if (options.softhsmConf) process.env['SOFTHSM2_CONF'] = options.softhsmConf;
+  useSoftHsmConfig(options.softhsmConf);
   try {
     return await Pkcs11KeyStore.open({ uri: options.hsm, prompt: terminalPrompt, ...extra });
   } catch (e) {

@@ -1,134 +1,15 @@
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
 import { encodeStream } from '../../assertions/index.js';
 import { OPERATOR } from '../../accounts/principal.js';
 import { openVault, type Vault } from '../../app.js';
 import { serveAdmin, serveDevices, type Listening } from '../../listeners.js';
 import { reopenLog } from '../../logging.js';
-import { CONFIG_FILE, loadConfig, maskedConfig, parseConfig, type ConfigInput } from '../../config.js';
-import { initToken } from '../../keystore/pkcs11/init-token.js';
-import { findSoftHsmModule } from '../../keystore/pkcs11/module-path.js';
+import { CONFIG_FILE, loadConfig, maskedConfig, type ConfigInput } from '../../config.js';
+import { createDemo } from '../../setup/demo.js';
+import { TOKEN_LABEL, initDataDir } from '../../setup/data-dir.js';
 import { CliError, type CliIo } from '../io.js';
 import { asCliError, dataDirOption, withVault } from './vault-options.js';
-
-const TOKEN_LABEL = 'serial-vault';
-/** hsm/softhsm2.conf.template of the installed package, from the sources or from dist/. */
-function templatePath(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'hsm', 'softhsm2.conf.template');
-    if (existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) throw new CliError('hsm/softhsm2.conf.template is missing from the installation');
-    dir = parent;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
-async function secretFile(path: string): Promise<void> {
-  if (await exists(path)) return;
-  await writeAtomically(path, `${randomBytes(18).toString('base64url')}\n`, 0o600);
-}
-
-/** Sets up the embedded defaults in a data directory: SoftHSM2 token, config, database. Idempotent. */
-export async function initDataDir(dataDir: string, options: { port?: number; adminPort?: number; database?: string } = {}): Promise<{ dir: string; created: boolean }> {
-  const dir = resolve(dataDir);
-  await mkdir(join(dir, 'tokens'), { recursive: true, mode: 0o700 });
-  await mkdir(join(dir, 'secrets'), { recursive: true, mode: 0o700 });
-  await chmod(dir, 0o700);
-  const conf = join(dir, 'softhsm2.conf');
-  if (!(await exists(conf))) {
-    const template = await readFile(templatePath(), 'utf8');
-    await writeAtomically(conf, template.replaceAll('@TOKEN_DIR@', join(dir, 'tokens')), 0o600);
-  }
-  await secretFile(join(dir, 'secrets', 'user-pin'));
-  await secretFile(join(dir, 'secrets', 'so-pin'));
-  process.env['SOFTHSM2_CONF'] = conf;
-  const modulePath = findSoftHsmModule();
-  if (!modulePath) throw new CliError('SoftHSM2 is not installed: run scripts/setup-system.sh');
-  const pin = (await readFile(join(dir, 'secrets', 'user-pin'), 'utf8')).trim();
-  const soPin = (await readFile(join(dir, 'secrets', 'so-pin'), 'utf8')).trim();
-  initToken({ modulePath, label: TOKEN_LABEL, pin, soPin });
-
-  const configPath = join(dir, CONFIG_FILE);
-  const created = !(await exists(configPath));
-  if (created) {
-    const config: ConfigInput = {
-      dataDir: dir,
-      database: options.database ? { client: 'pg', connection: options.database } : { client: 'sqlite', filename: 'vault.db' },
-      // Paths relative to the data directory: it may move (a snap refresh changes $SNAP_DATA, backups are restored elsewhere).
-      hsm: { uri: `pkcs11:token=${TOKEN_LABEL}?pin-source=file:secrets/user-pin`, softhsmConf: 'softhsm2.conf' },
-      device: { port: options.port ?? 8080 },
-      admin: { port: options.adminPort ?? 8081 },
-    };
-    parseConfig(config);
-    const { dataDir: _omit, ...stored } = config;
-    await writeAtomically(configPath, `${JSON.stringify(stored, null, 2)}\n`, 0o600);
-  }
-  return { dir, created };
-}
-
-export interface DemoFiles {
-  readonly model: string;
-  readonly trusted: string;
-  readonly apiKey: string;
-  readonly created: boolean;
-}
-
-/** Writes a file whole or not at all (a temporary file renamed over it): a kill leaves the old one or the new one. */
-async function writeAtomically(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, data, { mode });
-  await rename(tmp, path);
-}
-
-/**
- * A local root, a brand, a model with vault-allocated serials and an API
- * key, for trying the vault out. Each step checks whether it was already
- * done, and each writes all of its rows in one transaction, so a run
- * stopped at any point (kill -9 included) completes when run again.
- */
-export async function createDemo(vault: Vault): Promise<DemoFiles> {
-  const dir = join(vault.config.dataDir, 'demo');
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const files = { model: join(dir, 'demo-model.model'), trusted: join(dir, 'trusted.assert'), apiKey: join(dir, 'api-key') };
-  let created = false;
-  if (!(await vault.custody.keys.roots()).some((k) => k.label === 'root-demo-root')) {
-    await vault.custody.createAuthority('demo-root', 'Demo root (local, not trusted by real devices)');
-    created = true;
-  }
-  if (!(await vault.custody.brands.byAccountId('demo-brand'))) {
-    await vault.custody.createBrand('demo-brand', 'Demo Brand', 'demo-root');
-    created = true;
-  }
-  let model = await vault.models.find('demo-brand', 'demo-model');
-  if (!model) {
-    model = await vault.models.createModel(
-      { 'brand-id': 'demo-brand', model: 'demo-model', 'display-name': 'Demo Model', architecture: 'amd64', gadget: 'pc', kernel: 'pc-kernel' },
-      { serialPolicy: 'template', serialTemplate: 'DEMO-{n:06}' },
-    );
-    created = true;
-  }
-  // The key is shown once: a run stopped before its file was written makes another.
-  if (!(await exists(files.apiKey)) || !(await vault.provisioning.apiKeys.verify((await readFile(files.apiKey, 'utf8')).trim()))) {
-    const { key } = await vault.provisioning.apiKeys.create(model.id, 'demo');
-    await writeAtomically(files.apiKey, `${key}\n`, 0o600);
-    created = true;
-  }
-  await writeAtomically(files.model, (await vault.models.assertion(model)).encode());
-  await writeAtomically(files.trusted, encodeStream(await vault.custody.exportTrusted()));
-  return { ...files, created };
-}
 
 export function vaultCommands(io: CliIo): Command[] {
   const init = new Command('init')

@@ -35,7 +35,8 @@ export const auditChainOutbox = {
     await db.schema.createTable('outbox', (t) => {
       t.increments('seq');
       t.string('entity', 32).notNullable();
-      t.string('key', 128).notNullable();
+      // Room for the longest key written: brand/model/serial (64 + 128 + 128 + 2).
+      t.string('key', 512).notNullable();
       t.string('op', 64).notNullable();
       t.string('at', 32).notNullable();
     });
