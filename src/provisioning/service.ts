@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
   AssertionError,
-  TrustDatabase,
   decodeStream,
   encodeStream,
   formatRfc3339,
@@ -10,15 +9,17 @@ import {
 } from '../assertions/index.js';
 import { formatSerial, type ModelRecord } from '../catalog/models.js';
 import type { Database } from '../db/database.js';
-import { isTransientDbError, isUniqueViolation } from '../db/errors.js';
+import { isUniqueViolation } from '../db/errors.js';
 import { vaultSecret } from '../db/settings.js';
-import { KeyStoreError, TRANSIENT_KEYSTORE_ERRORS } from '../keystore/errors.js';
 import { keyStoreSigner, type KeyStore } from '../keystore/keystore.js';
 import type { ModelService } from '../catalog/model-service.js';
 import type { Custody } from '../custody/custody.js';
+import type { SigningKeyRecord } from '../custody/signing-keys.js';
 import { ApiKeyRepository, type ApiKeyRecord } from './api-keys.js';
 import { ProvisioningError } from './errors.js';
-import { IssuanceWriter } from './issuance-writer.js';
+import { MAX_SERIAL_LENGTH, transient } from './transient.js';
+import { IssuanceWriter, type IssuanceWrite } from './issuance-writer.js';
+import { apiKeyIsForModel, modelIsEnabled, readSerialRequest, sentModelIsRegistered, type AdmissionCheck, type Registration } from './admission.js';
 import { RequestIdRepository } from './request-ids.js';
 import { SerialRepository, type IssuanceLogEntry } from './serials.js';
 
@@ -43,21 +44,23 @@ export interface IssueResult {
   readonly outcome: IssuanceLogEntry['outcome'];
 }
 
+/** The request-id's part in an issuance: the request's hash, and the use to record if it is fresh. */
+interface Nonce {
+  readonly requestHash: string;
+  readonly consume?: IssuanceWrite['consume'];
+}
+
+/** An admitted registration, with what issuing its serial needs. */
+interface Issuance extends Registration {
+  readonly nonce: Nonce;
+  readonly signingKey: SigningKeyRecord;
+  readonly deviceKeyId: string;
+  readonly log: Omit<IssuanceLogEntry, 'serial' | 'outcome'>;
+}
+
 const CACHE_MS = 5000;
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
-/** Turns faults that may pass into "come back later", leaving everything else as it is. */
-/** The serials column's size, checked here so that SQLite and PostgreSQL refuse alike. */
-export const MAX_SERIAL_LENGTH = 128;
-
-function transient(e: unknown): never {
-  if (e instanceof KeyStoreError && TRANSIENT_KEYSTORE_ERRORS.has(e.code)) {
-    throw new ProvisioningError('ERR_TEMPORARILY_UNAVAILABLE', 'the signing service is temporarily unavailable; try again shortly', { cause: e });
-  }
-  if (isTransientDbError(e)) throw new ProvisioningError('ERR_TEMPORARILY_UNAVAILABLE', 'the vault database is temporarily unavailable; try again shortly', { cause: e });
-  throw e;
-}
 
 /**
  * Device registration, as snapd's devicestate expects it: request ids, then
@@ -70,6 +73,8 @@ export class ProvisioningService {
   readonly requestIds: RequestIdRepository;
   readonly serials: SerialRepository;
   private readonly writer: IssuanceWriter;
+  /** The admission checks, in order (see admission.ts). */
+  private readonly admission: readonly AdmissionCheck[];
   private origin = '';
   private readonly clock: () => Date;
   private readonly chains = new Map<string, Assertion[]>();
@@ -90,6 +95,11 @@ export class ProvisioningService {
     this.requestIds = new RequestIdRepository(db, options.requestIdTtlMs, this.clock);
     this.serials = new SerialRepository(db, this.clock);
     this.writer = new IssuanceWriter(db, this.clock);
+    this.admission = [
+      apiKeyIsForModel,
+      modelIsEnabled,
+      sentModelIsRegistered((model) => this.cached(`assertion\0${model.assertionId}`, () => this.parts.models.assertion(model)).catch(transient)),
+    ];
   }
 
   /** Called once at start-up: reservations of a previous run are free again. */
@@ -129,93 +139,102 @@ export class ProvisioningService {
     return this.requestIds.create(key.id).catch(transient);
   }
 
+  /**
+   * A registration, as a list of named steps: who is asking, what they ask,
+   * for which model, whether they are admitted, whether the request-id is
+   * fresh; then the serial they already have, or a new one.
+   */
   async issueSerial(input: IssueInput): Promise<IssueResult> {
     const key = await this.authenticate(input.apiKey);
+    const { request, sent } = readSerialRequest(input.body);
+    const registration = await this.identifyModel(key, request, sent, input.clientAddress);
+    for (const check of this.admission) await check(registration);
+    const nonce = await this.useRequestId(registration);
+    const issuance = await this.prepare(registration, nonce);
+    return (await this.repeatFor(issuance)) ?? (await this.issueNew(issuance));
+  }
 
-    let assertions: Assertion[];
-    try {
-      assertions = decodeStream(input.body);
-    } catch (e) {
-      if (e instanceof AssertionError) throw new ProvisioningError('ERR_SERIAL_REQUEST_INVALID', `cannot decode the request: ${e.message}`);
-      throw e;
-    }
-    const [request, ...rest] = assertions;
-    if (!request?.is('serial-request')) {
-      throw new ProvisioningError('ERR_SERIAL_REQUEST_INVALID', `the request must start with a serial-request assertion, not ${request ? `a ${request.type}` : 'nothing'}`);
-    }
-    const req = request.view;
-    if (req.originalBrandId || req.originalModel || req.originalSerial || rest.some((a) => a.is('serial'))) {
-      throw new ProvisioningError('ERR_REMODEL_UNSUPPORTED', 'remodelling is not supported by this vault');
-    }
-    const selfCheck = new TrustDatabase({ trusted: [] }).check(request);
-    if (!selfCheck.ok) throw new ProvisioningError('ERR_SERIAL_REQUEST_INVALID', `the serial-request is not validly signed by its device key: ${selfCheck.error.message}`);
+  /** The registered model the serial-request names; the API key's own model is read from the cache. */
+  private async identifyModel(key: ApiKeyRecord, request: Registration['request'], sent: Assertion[], clientAddress: string | undefined): Promise<Registration> {
+    const { brandId, model: name } = request.view;
+    const keyModel = await this.cached(`model\0${key.modelId}`, () => this.parts.models.byId(key.modelId)).catch(transient);
+    const model = keyModel && keyModel.brandAccountId === brandId && keyModel.name === name ? keyModel : await this.parts.models.find(brandId, name).catch(transient);
+    if (!model) throw new ProvisioningError('ERR_MODEL_UNKNOWN', `model ${brandId}/${name} is not registered in this vault`);
+    return { key, keyModel, request, sent, model, clientAddress };
+  }
 
-    const model = await this.modelFor(key, req.brandId, req.model);
-    const registered = await this.cached(`assertion\0${model.assertionId}`, () => this.parts.models.assertion(model)).catch(transient);
-    const sentModel = rest.find((a) => a.is('model'));
-    if (sentModel && !sentModel.encode().equals(registered.encode())) {
-      throw new ProvisioningError(
-        'ERR_MODEL_MISMATCH',
-        `the model assertion sent (revision ${sentModel.revision}) is not the one registered for ${model.brandAccountId}/${model.name} (revision ${registered.revision})`,
-      );
-    }
-
+  /** Single use, short lived, bound to the API key; the same serial-request may come again (after a 202). */
+  private async useRequestId({ key, request }: Registration): Promise<Nonce> {
     const requestHash = sha256(request.encode());
-    const state = await this.requestIds.state(req.requestId, key.id).catch(transient);
+    const state = await this.requestIds.state(request.view.requestId, key.id).catch(transient);
     if (state.state === 'unknown') throw new ProvisioningError('ERR_REQUEST_ID_UNKNOWN', 'unknown request-id: ask for a new one');
     if (state.state === 'expired') throw new ProvisioningError('ERR_REQUEST_ID_EXPIRED', 'the request-id has expired: ask for a new one');
     if (state.state === 'used' && state.by !== requestHash) {
       throw new ProvisioningError('ERR_REQUEST_ID_USED', 'the request-id was already used by another serial-request: ask for a new one');
     }
-    const deviceKeyId = req.deviceKey.id;
+    return { requestHash, ...(state.state === 'fresh' ? { consume: { requestId: request.view.requestId, apiKeyId: key.id, hash: requestHash, expiresAt: state.expiresAt } } : {}) };
+  }
+
+  /** The key that signs the model's serials, and the log row every answer writes. */
+  private async prepare(r: Registration, nonce: Nonce): Promise<Issuance> {
+    const { model, request } = r;
     const signingKey = await this.cached(`signing-key\0${model.signingKeyId}`, () => this.parts.custody.keys.byId(model.signingKeyId)).catch(transient);
     if (!signingKey) throw new Error(`model ${model.name} has no signing key`);
-    const logBase = {
+    const deviceKeyId = request.view.deviceKey.id;
+    const log = {
       brandId: model.brandAccountId,
       model: model.name,
       deviceKeyId,
       signingKeyId: signingKey.keyId,
-      requestId: req.requestId,
+      requestId: request.view.requestId,
       origin: this.origin,
-      ...(input.clientAddress ? { clientAddress: input.clientAddress } : {}),
+      ...(r.clientAddress ? { clientAddress: r.clientAddress } : {}),
     };
+    return { ...r, nonce, signingKey, deviceKeyId, log };
+  }
 
-    const repeat = async (): Promise<IssueResult | undefined> => {
-      const existing = await this.serials.byDevice(model.id, deviceKeyId).catch(transient);
-      if (!existing) return undefined;
-      await this.db
-        .transaction(async (trx) => {
-          if (state.state === 'fresh') await this.requestIds.consume(trx, req.requestId, key.id, requestHash, state.expiresAt);
-          await this.serials.log(trx, { ...logBase, serial: existing.serial, outcome: 'repeated' });
-        })
-        .catch(transient);
-      return this.answer(decodeStream(Buffer.from(existing.assertion, 'utf8')), model, existing.serial, signingKey.keyId, 'repeated');
-    };
+  /** A device that already has its serial gets the same assertion back, byte for byte, and a log row saying so. */
+  private async repeatFor(i: Issuance): Promise<IssueResult | undefined> {
+    const existing = await this.serials.byDevice(i.model.id, i.deviceKeyId).catch(transient);
+    if (!existing) return undefined;
+    await this.db
+      .transaction(async (trx) => {
+        const c = i.nonce.consume;
+        if (c) await this.requestIds.consume(trx, c.requestId, c.apiKeyId, c.hash, c.expiresAt);
+        await this.serials.log(trx, { ...i.log, serial: existing.serial, outcome: 'repeated' });
+      })
+      .catch(transient);
+    return this.answer(decodeStream(Buffer.from(existing.assertion, 'utf8')), i.model, existing.serial, i.signingKey.keyId, 'repeated');
+  }
 
-    const again = await repeat();
-    if (again) return again;
-
-    let serial: string;
-    let number: number | undefined;
+  /** The serial a new device gets: the next number of the model's template, or the one it proposes. */
+  private async chooseSerial({ model, request }: Issuance): Promise<{ serial: string; number?: number }> {
     if (model.serialPolicy === 'template') {
-      number = await this.serials.reserveNumber(model.id).catch(transient);
-      serial = formatSerial(model.serialTemplate ?? '{model}-{n:08}', { model: model.name, brand: model.brandAccountId, n: number });
-    } else {
-      if (!req.serial) {
-        throw new ProvisioningError('ERR_SERIAL_MISSING', `model ${model.name} takes the serial the device proposes, and the serial-request has none: set registration.proposed-serial in the gadget`);
-      }
-      serial = req.serial;
-      const length = [...serial].length;
-      if (length > MAX_SERIAL_LENGTH) {
-        throw new ProvisioningError('ERR_SERIAL_INVALID', `the proposed serial has ${length} characters; this vault takes serials of at most ${MAX_SERIAL_LENGTH}`);
-      }
+      const number = await this.serials.reserveNumber(model.id).catch(transient);
+      return { serial: formatSerial(model.serialTemplate ?? '{model}-{n:08}', { model: model.name, brand: model.brandAccountId, n: number }), number };
     }
+    const serial = request.view.serial;
+    if (!serial) {
+      throw new ProvisioningError('ERR_SERIAL_MISSING', `model ${model.name} takes the serial the device proposes, and the serial-request has none: set registration.proposed-serial in the gadget`);
+    }
+    const length = [...serial].length;
+    if (length > MAX_SERIAL_LENGTH) {
+      throw new ProvisioningError('ERR_SERIAL_INVALID', `the proposed serial has ${length} characters; this vault takes serials of at most ${MAX_SERIAL_LENGTH}`);
+    }
+    return { serial };
+  }
 
+  /** Signs the serial in the HSM and writes it with its log row in one transaction; races end in the winner's answer. */
+  private async issueNew(i: Issuance): Promise<IssueResult> {
+    const { model, request, deviceKeyId, signingKey } = i;
+    const chosen = await this.chooseSerial(i);
+    const serial = chosen.serial;
+    let number = chosen.number;
     try {
       const holder = await this.serials.bySerial(model.id, serial).catch(transient);
       if (holder?.deviceKeyId === deviceKeyId) {
         // The same device, whose concurrent request (another request-id) committed since we looked.
-        const raced = await repeat();
+        const raced = await this.repeatFor(i);
         if (raced) return raced;
       }
       if (holder && !model.allowReprovision) {
@@ -229,25 +248,24 @@ export class ProvisioningService {
           'brand-id': model.brandAccountId,
           model: model.name,
           serial,
-          'device-key': req.deviceKey.encoded,
+          'device-key': request.view.deviceKey.encoded,
           'device-key-sha3-384': deviceKeyId,
           timestamp: formatRfc3339(this.clock()),
         },
         request.body,
         signer,
       ).catch((e: unknown) => transient(e instanceof AssertionError && e.code === 'ERR_SIGNER_FAILED' && e.cause ? e.cause : e));
-      const text = signed.encode().toString('utf8');
       const outcome = holder ? 'reprovisioned' : 'issued';
       await this.writer.submit({
-          modelId: model.id,
-          signingKeyRowId: signingKey.id,
-          serial,
-          deviceKeyId,
-          assertion: text,
-          log: { ...logBase, serial, outcome },
-          ...(state.state === 'fresh' ? { consume: { requestId: req.requestId, apiKeyId: key.id, hash: requestHash, expiresAt: state.expiresAt } } : {}),
-          ...(number !== undefined ? { number } : {}),
-          ...(holder ? { replaces: holder } : {}),
+        modelId: model.id,
+        signingKeyRowId: signingKey.id,
+        serial,
+        deviceKeyId,
+        assertion: signed.encode().toString('utf8'),
+        log: { ...i.log, serial, outcome },
+        ...(i.nonce.consume ? { consume: i.nonce.consume } : {}),
+        ...(number !== undefined ? { number } : {}),
+        ...(holder ? { replaces: holder } : {}),
       });
       number = undefined;
       return this.answer([signed], model, serial, signingKey.keyId, outcome);
@@ -255,10 +273,10 @@ export class ProvisioningService {
       if (isUniqueViolation(e)) {
         // Lost a race: the same device (answer with its serial), the request-id used by
         // another request, or the same serial for another device.
-        const raced = await repeat();
+        const raced = await this.repeatFor(i);
         if (raced) return raced;
-        const now = await this.requestIds.state(req.requestId, key.id).catch(transient);
-        if (now.state === 'used' && now.by !== requestHash) {
+        const now = await this.requestIds.state(request.view.requestId, i.key.id).catch(transient);
+        if (now.state === 'used' && now.by !== i.nonce.requestHash) {
           throw new ProvisioningError('ERR_REQUEST_ID_USED', 'the request-id was used by a concurrent request: ask for a new one');
         }
         throw new ProvisioningError('ERR_SERIAL_CONFLICT', `serial ${serial} of ${model.brandAccountId}/${model.name} was just issued to another device key`);
@@ -267,17 +285,6 @@ export class ProvisioningService {
     } finally {
       if (number !== undefined) await this.serials.releaseNumber(model.id, number).catch(() => undefined);
     }
-  }
-
-  private async modelFor(key: ApiKeyRecord, brandId: string, name: string): Promise<ModelRecord> {
-    const model = await this.cached(`model\0${key.modelId}`, () => this.parts.models.byId(key.modelId)).catch(transient);
-    if (!model || model.brandAccountId !== brandId || model.name !== name) {
-      const named = await this.parts.models.find(brandId, name).catch(transient);
-      if (!named) throw new ProvisioningError('ERR_MODEL_UNKNOWN', `model ${brandId}/${name} is not registered in this vault`);
-      throw new ProvisioningError('ERR_API_KEY_MODEL', `this API key is for model ${model?.brandAccountId ?? '?'}/${model?.name ?? '?'}, not ${brandId}/${name}`);
-    }
-    if (!model.enabled) throw new ProvisioningError('ERR_MODEL_DISABLED', `model ${brandId}/${name} is disabled in this vault`);
-    return model;
   }
 
   private async answer(serial: Assertion[], model: ModelRecord, serialNumber: string, signingKeyId: string, outcome: IssueResult['outcome']): Promise<IssueResult> {
