@@ -1,4 +1,5 @@
 import { AssertionError, formatRfc3339, signAssertion, type Assertion, type HeaderValue } from '../assertions/index.js';
+import { OPERATOR_ACTOR, UnitOfWork, type Actor } from '../audit/unit-of-work.js';
 import type { Custody } from '../custody/custody.js';
 import type { Database } from '../db/database.js';
 import { CatalogError } from './errors.js';
@@ -13,7 +14,7 @@ export class ModelService {
   readonly repository: ModelRepository;
 
   constructor(
-    db: Database,
+    private readonly db: Database,
     private readonly custody: Custody,
     private readonly clock: () => Date = () => new Date(),
   ) {
@@ -38,7 +39,7 @@ export class ModelService {
   }
 
   /** Registers a model assertion already signed by the brand, verified against the brand's keys. */
-  async importModel(model: Assertion, settings: ModelSettings & { keyLabel?: string } = {}): Promise<ModelRecord> {
+  async importModel(model: Assertion, settings: ModelSettings & { keyLabel?: string } = {}, actor: Actor = OPERATOR_ACTOR): Promise<ModelRecord> {
     if (!model.is('model')) throw new CatalogError('ERR_MODEL_INVALID', `expected a model assertion, got ${model.type}`);
     const brand = await this.custody.brands.byAccountId(model.view.brandId);
     if (!brand) throw new CatalogError('ERR_MODEL_BRAND_UNKNOWN', `brand "${model.view.brandId}" is not set up in this vault`);
@@ -50,11 +51,26 @@ export class ModelService {
       throw new CatalogError('ERR_MODEL_INVALID', `model ${model.view.model} does not let brand "${brand.accountId}" sign its serials`);
     }
     const { keyLabel: _ignored, ...rest } = settings;
-    return this.repository.register(brand.id, model, key.id, rest);
+    const name = model.view.model;
+    return new UnitOfWork(this.db, this.clock).run(actor, async (trx, record) => {
+      const models = new ModelRepository(trx);
+      const before = await models.find(brand.accountId, name);
+      const registered = await models.register(brand.id, model, key.id, rest);
+      const describe = (m: ModelRecord) => ({ serialPolicy: m.serialPolicy, serialTemplate: m.serialTemplate, allowReprovision: m.allowReprovision, enabled: m.enabled });
+      await record({
+        action: before ? 'model.update' : 'model.register',
+        targetType: 'model',
+        targetId: `${brand.accountId}/${name}`,
+        storeId: brand.accountId,
+        before: before ? describe(before) : null,
+        after: { revision: model.revision, signingKey: key.keyId, ...describe(registered) },
+      });
+      return registered;
+    });
   }
 
   /** Builds a model from headers (YAML or JSON input), signs it with a brand key in the HSM and registers it. */
-  async createModel(headers: Record<string, HeaderValue>, settings: ModelSettings & { keyLabel?: string } = {}): Promise<ModelRecord> {
+  async createModel(headers: Record<string, HeaderValue>, settings: ModelSettings & { keyLabel?: string } = {}, actor: Actor = OPERATOR_ACTOR): Promise<ModelRecord> {
     const brandId = headers['brand-id'];
     if (typeof brandId !== 'string') throw new CatalogError('ERR_MODEL_INVALID', 'the model needs a "brand-id"');
     const brand = await this.custody.brands.byAccountId(brandId);
@@ -72,6 +88,6 @@ export class ModelService {
       if (e instanceof AssertionError) throw new CatalogError('ERR_MODEL_INVALID', `${e.message} [${e.code}]`);
       throw e;
     }
-    return this.importModel(model, settings);
+    return this.importModel(model, settings, actor);
   }
 }

@@ -9,6 +9,7 @@ import { BrandRepository, checkBrandIdentity, type Brand } from '../accounts/bra
 import { AssertionStore } from '../db/assertion-store.js';
 import type { Database } from '../db/database.js';
 import { keyStoreSigner, type KeyStore } from '../keystore/keystore.js';
+import { OPERATOR_ACTOR, UnitOfWork, type Actor, type Change } from '../audit/unit-of-work.js';
 import { CustodyError } from './errors.js';
 import { SigningKeyRepository, type SigningKeyRecord } from './signing-keys.js';
 
@@ -37,8 +38,13 @@ export class Custody {
    * Writes that belong together, in one transaction: a set-up stopped at any
    * point (a crash, kill -9) leaves all of them or none, so it can be run again.
    */
-  private atomically<T>(work: (r: { brands: BrandRepository; keys: SigningKeyRepository; assertions: AssertionStore }) => Promise<T>): Promise<T> {
-    return this.db.transaction((trx) => work({ brands: new BrandRepository(trx), keys: new SigningKeyRepository(trx), assertions: new AssertionStore(trx) }));
+  private atomically<T>(
+    actor: Actor,
+    work: (r: { brands: BrandRepository; keys: SigningKeyRepository; assertions: AssertionStore }, record: (change: Change) => Promise<void>) => Promise<T>,
+  ): Promise<T> {
+    return new UnitOfWork(this.db, this.clock).run(actor, (trx, record) =>
+      work({ brands: new BrandRepository(trx), keys: new SigningKeyRepository(trx), assertions: new AssertionStore(trx) }, record),
+    );
   }
 
   /** A trust database with the stored roots and every stored account chain. */
@@ -62,7 +68,7 @@ export class Custody {
    * account and account-key, trusted by this vault (and by devices only if
    * they are built to trust it, as snapd's test root is).
    */
-  async createAuthority(accountId: string, displayName: string): Promise<{ account: Assertion; accountKey: Assertion; key: SigningKeyRecord }> {
+  async createAuthority(accountId: string, displayName: string, actor: Actor = OPERATOR_ACTOR): Promise<{ account: Assertion; accountKey: Assertion; key: SigningKeyRecord }> {
     const label = `root-${accountId}`;
     const key = await this.ensureKey(label);
     const signer = await this.signerFor(label);
@@ -77,10 +83,12 @@ export class Custody {
       Buffer.from(signer.publicKey.encoded),
       signer,
     );
-    const record = await this.atomically(async (r) => {
+    const record = await this.atomically(actor, async (r, audit) => {
       await r.assertions.put(account, { trusted: true });
       await r.assertions.put(accountKey, { trusted: true });
-      return r.keys.register(label, key.keyId, 'root');
+      const registered = await r.keys.register(label, key.keyId, 'root');
+      await audit({ action: 'authority.create', targetType: 'authority', targetId: accountId, storeId: null, before: null, after: { displayName, keyId: key.keyId, label } });
+      return registered;
     });
     return { account, accountKey, key: record };
   }
@@ -94,7 +102,7 @@ export class Custody {
    * Creates a brand signed by a local authority: its account, a key in the
    * HSM and that key's account-key (name `serials`).
    */
-  async createBrand(accountId: string, displayName: string, authorityId: string): Promise<{ brand: Brand; key: SigningKeyRecord; account: Assertion; accountKey: Assertion }> {
+  async createBrand(accountId: string, displayName: string, authorityId: string, actor: Actor = OPERATOR_ACTOR): Promise<{ brand: Brand; key: SigningKeyRecord; account: Assertion; accountKey: Assertion }> {
     checkBrandIdentity(accountId, displayName); // before any key is made in the HSM
     const root = (await this.keys.roots()).find((k) => k.label === `root-${authorityId}`);
     if (!root) throw new CustodyError('ERR_AUTHORITY_UNKNOWN', `no local authority "${authorityId}": create it with "serial-vault authority create"`);
@@ -114,7 +122,7 @@ export class Custody {
       Buffer.from(brandSigner.publicKey.encoded),
       rootSigner,
     );
-    return this.importBrand(account, accountKey, label);
+    return this.importBrand(account, accountKey, label, actor);
   }
 
   /**
@@ -122,7 +130,7 @@ export class Custody {
    * a trusted root: Canonical's for real devices), with the HSM key whose
    * public key the account-key registers.
    */
-  async importBrand(account: Assertion, accountKey: Assertion, keyLabel: string): Promise<{ brand: Brand; key: SigningKeyRecord; account: Assertion; accountKey: Assertion }> {
+  async importBrand(account: Assertion, accountKey: Assertion, keyLabel: string, actor: Actor = OPERATOR_ACTOR): Promise<{ brand: Brand; key: SigningKeyRecord; account: Assertion; accountKey: Assertion }> {
     if (!account.is('account') || !accountKey.is('account-key')) throw new CustodyError('ERR_ASSERTION_UNEXPECTED', 'expected an account and an account-key assertion');
     if (accountKey.view.accountId !== account.view.accountId) {
       throw new CustodyError('ERR_KEY_MISMATCH', `the account-key is for "${accountKey.view.accountId}", not "${account.view.accountId}"`);
@@ -138,11 +146,20 @@ export class Custody {
       throw new CustodyError('ERR_KEY_MISMATCH', `HSM key "${keyLabel}" (${hsmKey.keyId}) is not the key the account-key registers (${accountKey.view.publicKeyId})`);
     }
     const accountView = account.view;
-    return this.atomically(async (r) => {
+    return this.atomically(actor, async (r, audit) => {
       await r.assertions.put(account);
       await r.assertions.put(accountKey);
-      const brand = (await r.brands.byAccountId(accountView.accountId)) ?? (await r.brands.create(accountView.accountId, accountView.displayName));
+      const before = await r.brands.byAccountId(accountView.accountId);
+      const brand = before ?? (await r.brands.create(accountView.accountId, accountView.displayName));
       const key = await r.keys.register(keyLabel, hsmKey.keyId, 'brand', brand.id);
+      await audit({
+        action: before ? 'brand.key.add' : 'brand.create',
+        targetType: 'brand',
+        targetId: accountView.accountId,
+        storeId: accountView.accountId,
+        before: before ? { displayName: before.displayName } : null,
+        after: { displayName: brand.displayName, keyId: key.keyId, label: key.label, signedBy: account.authorityId },
+      });
       return { brand, key, account, accountKey };
     });
   }

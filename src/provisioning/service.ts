@@ -15,6 +15,7 @@ import { keyStoreSigner, type KeyStore } from '../keystore/keystore.js';
 import type { ModelService } from '../catalog/model-service.js';
 import type { Custody } from '../custody/custody.js';
 import type { SigningKeyRecord } from '../custody/signing-keys.js';
+import { ApiKeyAdmin } from './api-key-admin.js';
 import { ApiKeyRepository, type ApiKeyRecord } from './api-keys.js';
 import { ProvisioningError } from './errors.js';
 import { MAX_SERIAL_LENGTH, transient } from './transient.js';
@@ -70,6 +71,8 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
  */
 export class ProvisioningService {
   readonly apiKeys: ApiKeyRepository;
+  /** Creating and revoking API keys, audited. */
+  readonly apiKeyAdmin: ApiKeyAdmin;
   readonly requestIds: RequestIdRepository;
   readonly serials: SerialRepository;
   private readonly writer: IssuanceWriter;
@@ -92,6 +95,7 @@ export class ProvisioningService {
   ) {
     this.clock = options.clock ?? (() => new Date());
     this.apiKeys = new ApiKeyRepository(db);
+    this.apiKeyAdmin = new ApiKeyAdmin(db, this.clock);
     this.requestIds = new RequestIdRepository(db, options.requestIdTtlMs, this.clock);
     this.serials = new SerialRepository(db, this.clock);
     this.writer = new IssuanceWriter(db, this.clock);

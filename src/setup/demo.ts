@@ -40,7 +40,7 @@ export async function createDemo(vault: Vault): Promise<DemoFiles> {
   }
   // The key is shown once: a run stopped before its file was written makes another.
   if (!(await exists(files.apiKey)) || !(await vault.provisioning.apiKeys.verify((await readFile(files.apiKey, 'utf8')).trim()))) {
-    const { key } = await vault.provisioning.apiKeys.create(model.id, 'demo');
+    const { key } = await vault.provisioning.apiKeyAdmin.create(model, 'demo');
     await writeAtomically(files.apiKey, `${key}\n`, 0o600);
     created = true;
   }

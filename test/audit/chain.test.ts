@@ -66,10 +66,31 @@ describe.each(['sqlite', 'pg'] as const)('the audit chain on %s', (kind) => {
 
   it('holds for an untouched log, each change one entry in sequence, each with its outbox row', async () => {
     const r = await verify();
-    expect(r.stdout).toMatch(/^ok: 5 entries, the chain holds \(head [0-9a-f]{64}\)\n$/);
+    expect(r.stdout).toMatch(/^ok: 9 entries, the chain holds \(head [0-9a-f]{64}\)\n$/);
     expect(r.code).toBe(0);
-    expect((await rows()).map((e) => Number(e['seq']))).toEqual([1, 2, 3, 4, 5]);
-    expect((await db('outbox').orderBy('seq')).map((o) => `${o.entity}:${o.op}`)).toEqual(['person:person.add', 'person:person.add', 'grant:grant.create', 'store:store.create', 'grant:grant.create']);
+    // The demo's root, brand, model and API key (custody, catalog, provisioning), then the account changes.
+    expect((await rows()).map((e) => `${e['seq']} ${e['action']} ${e['actor']}`)).toEqual([
+      '1 authority.create operator',
+      '2 brand.create operator',
+      '3 model.register operator',
+      '4 apikey.create operator',
+      '5 person.add operator',
+      '6 person.add operator',
+      '7 grant.create operator',
+      '8 store.create operator',
+      '9 grant.create operator',
+    ]);
+    expect((await db('outbox').orderBy('seq')).map((o) => `${o.entity}:${o.op}`)).toEqual([
+      'authority:authority.create',
+      'brand:brand.create',
+      'model:model.register',
+      'apikey:apikey.create',
+      'person:person.add',
+      'person:person.add',
+      'grant:grant.create',
+      'store:store.create',
+      'grant:grant.create',
+    ]);
   });
 
   it('names an edited entry', async () => {
@@ -95,14 +116,14 @@ describe.each(['sqlite', 'pg'] as const)('the audit chain on %s', (kind) => {
   });
 
   it('names a cut-off tail', async () => {
-    const r = await tampered(() => db('audit_log').where({ seq: 5 }).delete());
+    const r = await tampered(() => db('audit_log').where({ seq: 9 }).delete());
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^broken at entry 5: the log ends at entry 4, but 5 entries were written/);
+    expect(r.stdout).toMatch(/^broken at entry 9: the log ends at entry 8, but 9 entries were written/);
   });
 
   it('holds again once the rows are back, and keeps chaining new changes', async () => {
     expect((await cli('person', 'add', 'c@demo.test', '--data-dir', dir)).code).toBe(0);
-    expect((await verify()).stdout).toMatch(/^ok: 6 entries/);
+    expect((await verify()).stdout).toMatch(/^ok: 10 entries/);
   });
 
   it('the table still refuses updates and deletes', async () => {

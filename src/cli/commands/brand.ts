@@ -190,7 +190,7 @@ export function brandCommands(io: CliIo): Command[] {
     .action(async (options) => {
       await withVault(options.dataDir, async (vault) => {
         const m = await findModel(vault.models, options.model);
-        const { key } = await vault.provisioning.apiKeys.create(m.id, options.name);
+        const { key } = await vault.provisioning.apiKeyAdmin.create(m, options.name);
         io.stderr(`API key "${options.name}" for ${m.brandAccountId}/${m.name}; it is shown only now:\n`);
         io.stdout(`${key}\n`);
       });
@@ -214,7 +214,7 @@ export function brandCommands(io: CliIo): Command[] {
     .addOption(dataDirOption())
     .action(async (prefix, options) => {
       await withVault(options.dataDir, async (vault) => {
-        if (!(await vault.provisioning.apiKeys.revoke(prefix.replace(/^sv_/, '').slice(0, 12)))) throw new CliError(`no active API key with prefix ${prefix}`, 1);
+        if (!(await vault.provisioning.apiKeyAdmin.revoke(prefix.replace(/^sv_/, '').slice(0, 12)))) throw new CliError(`no active API key with prefix ${prefix}`, 1);
         io.stdout(`revoked ${prefix}\n`);
       });
     });

@@ -1,0 +1,30 @@
+import type { Database } from '../db/database.js';
+import { AuditLog, type AuditRecord } from './audit-log.js';
+
+/** Who makes a change, as the audit log records it. */
+export type Actor = Pick<AuditRecord, 'actor' | 'actorKind' | 'via' | 'clientAddress'>;
+
+/** The appliance's command line: whoever can read the data directory holds the HSM PIN already. */
+export const OPERATOR_ACTOR: Actor = { actor: 'operator', actorKind: 'operator', via: 'cli', clientAddress: null };
+
+/** What a change says of itself; the unit of work adds who made it. */
+export type Change = Omit<AuditRecord, keyof Actor>;
+
+/**
+ * The one write path: a change's rows, its audit record in the hash chain
+ * and its outbox row commit together or not at all. `work` must make every
+ * query through the transaction it is given.
+ */
+export class UnitOfWork {
+  constructor(
+    private readonly db: Database,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  run<T>(actor: Actor, work: (trx: Database, record: (change: Change) => Promise<void>) => Promise<T>): Promise<T> {
+    return this.db.transaction((trx) => {
+      const log = new AuditLog(trx, this.clock);
+      return work(trx, (change) => log.append({ ...actor, ...change }));
+    });
+  }
+}
