@@ -2,78 +2,115 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 
+/** What the documentation, the environment and `snap set` know of an option: written once, beside its type and default. */
+export interface OptionMeta {
+  readonly description: string;
+  /** The SERIAL_VAULT_* variable that overrides it. */
+  readonly env?: string;
+  /** The `snap set serial-vault KEY=VALUE` key that sets it. */
+  readonly snap?: string;
+}
+
+const opt = <T extends z.ZodType>(schema: T, meta: OptionMeta): T => schema.meta({ ...meta });
+
 /**
- * The one configuration schema: every option with its default, validated at
- * start, every problem listed with its path.
+ * The one configuration schema: every option with its type, default,
+ * description, environment variable and snap key, validated at start, every
+ * problem listed with its path; a key the schema does not know is an error
+ * that names it. The environment and `snap set` tables are drawn from it
+ * (`configOptions`).
  */
-export const ConfigSchema = z.object({
+export const ConfigSchema = z.strictObject({
   dataDir: z.string().min(1),
   database: z
     .discriminatedUnion('client', [
-      z.object({ client: z.literal('sqlite'), filename: z.string().optional(), busyTimeoutMs: z.number().int().min(0).default(5000) }),
-      z.object({ client: z.literal('pg'), connection: z.string().min(1) }),
+      z.strictObject({ client: z.literal('sqlite'), filename: z.string().optional(), busyTimeoutMs: z.number().int().min(0).default(5000) }),
+      z.strictObject({ client: z.literal('pg'), connection: z.string().min(1) }),
     ])
     .default({ client: 'sqlite', busyTimeoutMs: 5000 }),
-  hsm: z.object({
-    /** PKCS#11 URI of the token, with module-path and pin-source; never a PIN. */
-    uri: z.string().startsWith('pkcs11:'),
-    /** SoftHSM2's configuration file (the embedded default keeps it in the data directory). */
-    softhsmConf: z.string().optional(),
-    signers: z.number().int().min(1).max(64).optional(),
-    signTimeoutMs: z.number().int().min(100).default(10_000),
+  hsm: z.strictObject({
+    uri: opt(z.string().startsWith('pkcs11:'), { description: 'PKCS#11 URI of the token, with module-path and pin-source; never a PIN', env: 'SERIAL_VAULT_HSM_URI', snap: 'hsm.uri' }),
+    softhsmConf: opt(z.string().optional(), { description: "SoftHSM2's configuration file (the embedded default keeps it in the data directory)" }),
+    signers: opt(z.number().int().min(1).max(64).optional(), { description: 'signer threads, each with its own PKCS#11 session', env: 'SERIAL_VAULT_HSM_SIGNERS', snap: 'hsm.signers' }),
+    signTimeoutMs: opt(z.number().int().min(100), { description: 'a signer that takes longer is replaced; its caller is told the HSM is unavailable' }).default(10_000),
   }),
   device: z
-    .object({
-      host: z.string().default('127.0.0.1'),
-      port: z.number().int().min(0).max(65535).default(8080),
-      basePath: z.string().regex(/^\/(?:[A-Za-z0-9._~-]+\/)*$/, 'must start and end with "/"').default('/v1/'),
-      /** Serial requests at once; the rest get a fast 503. About two seconds of SoftHSM2 signing: far from snapd's 30 s timeout. */
-      maxInFlight: z.number().int().min(1).default(1000),
-      maxBodyBytes: z.number().int().min(1024).max(4 * 1024 * 1024).default(256 * 1024),
-      requestIdTtlSeconds: z.number().int().min(10).default(600),
-      /** How long a request body may take to arrive once its headers have: a client trickling bytes holds a registration slot. */
-      bodyTimeoutSeconds: z.number().int().min(1).max(120).default(10),
-      /** A connection whose request headers are not complete after this is closed. */
-      headersTimeoutSeconds: z.number().int().min(1).max(300).default(10),
+    .strictObject({
+      host: opt(z.string(), { description: 'device API address', env: 'SERIAL_VAULT_DEVICE_HOST', snap: 'device.host' }).default('127.0.0.1'),
+      port: opt(z.number().int().min(0).max(65535), { description: 'device API port (0 picks a free one)', env: 'SERIAL_VAULT_DEVICE_PORT', snap: 'device.port' }).default(8080),
+      basePath: opt(z.string().regex(/^\/(?:[A-Za-z0-9._~-]+\/)*$/, 'must start and end with "/"'), { description: "where the gadget's device-service.url points", env: 'SERIAL_VAULT_DEVICE_BASE_PATH', snap: 'device.base-path' }).default('/v1/'),
+      maxInFlight: opt(z.number().int().min(1), {
+        description: "serial requests at once; the rest get a fast 503 (about two seconds of SoftHSM2 signing: far from snapd's 30 s timeout)",
+        env: 'SERIAL_VAULT_DEVICE_MAX_IN_FLIGHT',
+        snap: 'device.max-in-flight',
+      }).default(1000),
+      maxBodyBytes: opt(z.number().int().min(1024).max(4 * 1024 * 1024), { description: 'largest registration body read' }).default(256 * 1024),
+      requestIdTtlSeconds: opt(z.number().int().min(10), { description: 'how long a request-id may be used', snap: 'device.request-id-ttl' }).default(600),
+      bodyTimeoutSeconds: opt(z.number().int().min(1).max(120), {
+        description: 'how long a request body may take to arrive once its headers have: a client trickling bytes holds a registration slot',
+        snap: 'device.body-timeout',
+      }).default(10),
+      headersTimeoutSeconds: opt(z.number().int().min(1).max(300), { description: 'a connection whose request headers are not complete after this is closed', snap: 'device.headers-timeout' }).default(10),
     })
-    .default({ host: '127.0.0.1', port: 8080, basePath: '/v1/', maxInFlight: 1000, maxBodyBytes: 256 * 1024, requestIdTtlSeconds: 600, bodyTimeoutSeconds: 10, headersTimeoutSeconds: 10 }),
+    .prefault({}),
   admin: z
-    .object({
-      /** The admin listener: admin API, sign-in, metrics, health. Keep it off public networks, or behind a TLS proxy. */
-      host: z.string().default('127.0.0.1'),
-      port: z.number().int().min(0).max(65535).default(8081),
-      /**
-       * The URL browsers use to reach the admin listener (through a proxy, say): the
-       * sign-in callback is `<publicUrl>auth/callback`, and with https cookies are Secure.
-       * Default: http://<host>:<port>/.
-       */
-      publicUrl: z.url({ protocol: /^https?$/ }).optional(),
-      /** How long a browser session lasts after signing in. */
-      sessionHours: z.number().min(0.1).max(24 * 30).default(8),
-      /** The longest life a person may give a personal access token. */
-      maxTokenDays: z.number().int().min(1).max(3650).default(365),
-      /** Largest JSON body the admin API reads. */
-      maxBodyBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
+    .strictObject({
+      host: opt(z.string(), { description: 'the admin listener (admin API, sign-in, metrics, health): keep it off public networks, or behind a TLS proxy', env: 'SERIAL_VAULT_ADMIN_HOST', snap: 'admin.host' }).default('127.0.0.1'),
+      port: opt(z.number().int().min(0).max(65535), { description: 'admin listener port (0 picks a free one)', env: 'SERIAL_VAULT_ADMIN_PORT', snap: 'admin.port' }).default(8081),
+      publicUrl: opt(z.url({ protocol: /^https?$/ }).optional(), {
+        description: 'the URL browsers reach the admin listener at (through a proxy, say): the sign-in callback is <publicUrl>auth/callback, and with https cookies are Secure; default http://<host>:<port>/',
+        env: 'SERIAL_VAULT_ADMIN_PUBLIC_URL',
+        snap: 'admin.public-url',
+      }),
+      sessionHours: opt(z.number().min(0.1).max(24 * 30), { description: 'how long a browser session lasts after signing in', snap: 'admin.session-hours' }).default(8),
+      maxTokenDays: opt(z.number().int().min(1).max(3650), { description: 'the longest life a person may give a personal access token' }).default(365),
+      maxBodyBytes: opt(z.number().int().min(1024).max(16 * 1024 * 1024), { description: 'largest JSON body the admin API reads' }).default(64 * 1024),
     })
-    .default({ host: '127.0.0.1', port: 8081, sessionHours: 8, maxTokenDays: 365, maxBodyBytes: 64 * 1024 }),
+    .prefault({}),
   /** Single sign-on for people (OpenID Connect). Without it, only access tokens sign in. */
   sso: z
-    .object({
-      issuer: z.url({ protocol: /^https?$/ }),
-      clientId: z.string().min(1),
-      /** A file holding the client secret (relative: in the data directory); absent for a public client. */
-      clientSecretFile: z.string().optional(),
-      scopes: z.string().default('openid email profile'),
+    .strictObject({
+      issuer: opt(z.url({ protocol: /^https?$/ }), { description: "the OpenID Connect provider's issuer URL (found through discovery)", snap: 'sso.issuer' }),
+      clientId: opt(z.string().min(1), { description: "the vault's client id at the provider", snap: 'sso.client-id' }),
+      clientSecretFile: opt(z.string().optional(), { description: 'a file holding the client secret (relative: in the data directory); absent for a public client', snap: 'sso.client-secret-file' }),
+      scopes: opt(z.string(), { description: 'scopes asked for at sign-in', snap: 'sso.scopes' }).default('openid email profile'),
     })
     .optional(),
   log: z
-    .object({
-      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-      /** A file to log to instead of standard output (re-opened on SIGHUP, for logrotate). */
-      file: z.string().optional(),
+    .strictObject({
+      level: opt(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), { description: 'the lowest level logged', env: 'SERIAL_VAULT_LOG_LEVEL', snap: 'log.level' }).default('info'),
+      file: opt(z.string().optional(), { description: 'a file to log to instead of standard output (re-opened on SIGHUP, for logrotate)', env: 'SERIAL_VAULT_LOG_FILE' }),
     })
-    .default({ level: 'info' }),
+    .prefault({}),
 });
+
+/** One option of the schema, as the environment, `snap set` and the docs see it. */
+export interface ConfigOption extends Partial<OptionMeta> {
+  readonly path: readonly string[];
+  readonly kind: 'string' | 'number' | 'other';
+}
+
+/** Every option of the schema with its metadata, drawn from the schema itself (nested objects walked, wrappers unwrapped). */
+export function configOptions(): ConfigOption[] {
+  type Def = { type: string; innerType?: z.ZodType; shape?: Record<string, z.ZodType> };
+  const out: ConfigOption[] = [];
+  const walk = (schema: z.ZodType, path: string[]) => {
+    let s = schema;
+    let meta = (s.meta() ?? {}) as Partial<OptionMeta>;
+    for (let def = s._zod.def as unknown as Def; ['default', 'prefault', 'optional', 'nullable'].includes(def.type) && def.innerType; def = s._zod.def as unknown as Def) {
+      s = def.innerType;
+      meta = { ...((s.meta() ?? {}) as Partial<OptionMeta>), ...meta };
+    }
+    const def = s._zod.def as unknown as Def;
+    if (def.type === 'object' && def.shape) {
+      for (const [k, v] of Object.entries(def.shape)) walk(v, [...path, k]);
+      return;
+    }
+    out.push({ path, kind: def.type === 'number' ? 'number' : def.type === 'string' || def.type === 'enum' ? 'string' : 'other', ...meta });
+  };
+  walk(ConfigSchema, []);
+  return out;
+}
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;
@@ -94,20 +131,10 @@ export function parseConfig(input: unknown): Config {
 
 export const CONFIG_FILE = 'config.json';
 
-/** Environment variables that override the configuration file, and where they go. */
-export const ENV: ReadonlyArray<readonly [name: string, path: readonly string[], kind: 'string' | 'number']> = [
-  ['SERIAL_VAULT_DEVICE_HOST', ['device', 'host'], 'string'],
-  ['SERIAL_VAULT_DEVICE_PORT', ['device', 'port'], 'number'],
-  ['SERIAL_VAULT_DEVICE_BASE_PATH', ['device', 'basePath'], 'string'],
-  ['SERIAL_VAULT_DEVICE_MAX_IN_FLIGHT', ['device', 'maxInFlight'], 'number'],
-  ['SERIAL_VAULT_HSM_URI', ['hsm', 'uri'], 'string'],
-  ['SERIAL_VAULT_HSM_SIGNERS', ['hsm', 'signers'], 'number'],
-  ['SERIAL_VAULT_ADMIN_HOST', ['admin', 'host'], 'string'],
-  ['SERIAL_VAULT_ADMIN_PORT', ['admin', 'port'], 'number'],
-  ['SERIAL_VAULT_ADMIN_PUBLIC_URL', ['admin', 'publicUrl'], 'string'],
-  ['SERIAL_VAULT_LOG_LEVEL', ['log', 'level'], 'string'],
-  ['SERIAL_VAULT_LOG_FILE', ['log', 'file'], 'string'],
-];
+/** Environment variables that override the configuration file, and where they go: drawn from the schema. */
+export const ENV: ReadonlyArray<readonly [name: string, path: readonly string[], kind: 'string' | 'number']> = configOptions().flatMap((o) =>
+  o.env ? [[o.env, o.path, o.kind === 'number' ? 'number' : 'string'] as const] : [],
+);
 
 /** Applies SERIAL_VAULT_* variables to a raw configuration; a value that is not a number is reported by name. */
 export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): { config: Record<string, unknown>; problems: string[] } {

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, maskedConfig } from '../src/config.js';
+import { SNAP_SETTINGS } from '../src/cli/commands/snap.js';
+import { ConfigError, ENV, configOptions, loadConfig, maskedConfig, parseConfig } from '../src/config.js';
 import { cli } from './support/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sv-config-'));
@@ -62,5 +63,23 @@ describe('configuration', () => {
     const shown = await cli('config', 'show', '--data-dir', dir);
     expect(shown.stdout).toContain('postgres://vault:***@db/vault');
     expect(shown.stdout).not.toContain('hunter2');
+  });
+});
+
+describe('the schema as the one source of the option tables', () => {
+  it('refuses a key it does not know, anywhere, naming it', () => {
+    expect(() => parseConfig({ dataDir: '/x', hsm: { uri: 'pkcs11:token=a' }, device: { prot: 1 }, extra: true })).toThrow(
+      expect.objectContaining({ problems: expect.arrayContaining(['device: Unrecognized key: "prot"', '(root): Unrecognized key: "extra"']) }),
+    );
+  });
+
+  it('draws the environment and snap set tables from the options, each with a description', () => {
+    const options = configOptions();
+    expect(ENV.find(([name]) => name === 'SERIAL_VAULT_DEVICE_PORT')).toEqual(['SERIAL_VAULT_DEVICE_PORT', ['device', 'port'], 'number']);
+    expect(SNAP_SETTINGS['device.body-timeout']).toEqual(['device', 'bodyTimeoutSeconds']);
+    for (const o of options.filter((x) => x.env || x.snap)) expect(o.description, o.path.join('.')).toMatch(/\w{3}/);
+    // Each variable and snap key is used once.
+    expect(new Set(ENV.map(([n]) => n)).size).toBe(ENV.length);
+    expect(new Set(options.flatMap((o) => (o.snap ? [o.snap] : []))).size).toBe(Object.keys(SNAP_SETTINGS).length);
   });
 });

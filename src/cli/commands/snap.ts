@@ -3,31 +3,14 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Command } from '@commander-js/extra-typings';
-import { CONFIG_FILE, ConfigSchema } from '../../config.js';
+import { CONFIG_FILE, ConfigSchema, configOptions } from '../../config.js';
 import { CliError, type CliIo } from '../io.js';
 import { dataDirOption } from './vault-options.js';
 
 const run = promisify(execFile);
 
-/** `snap set serial-vault KEY=VALUE` keys, and where each goes in the configuration. */
-export const SNAP_SETTINGS: Readonly<Record<string, readonly string[]>> = {
-  'device.host': ['device', 'host'],
-  'device.port': ['device', 'port'],
-  'device.base-path': ['device', 'basePath'],
-  'device.max-in-flight': ['device', 'maxInFlight'],
-  'device.request-id-ttl': ['device', 'requestIdTtlSeconds'],
-  'admin.host': ['admin', 'host'],
-  'admin.port': ['admin', 'port'],
-  'admin.public-url': ['admin', 'publicUrl'],
-  'admin.session-hours': ['admin', 'sessionHours'],
-  'sso.issuer': ['sso', 'issuer'],
-  'sso.client-id': ['sso', 'clientId'],
-  'sso.client-secret-file': ['sso', 'clientSecretFile'],
-  'sso.scopes': ['sso', 'scopes'],
-  'hsm.uri': ['hsm', 'uri'],
-  'hsm.signers': ['hsm', 'signers'],
-  'log.level': ['log', 'level'],
-};
+/** `snap set serial-vault KEY=VALUE` keys, and where each goes in the configuration: drawn from the schema. */
+export const SNAP_SETTINGS: Readonly<Record<string, readonly string[]>> = Object.fromEntries(configOptions().flatMap((o) => (o.snap ? [[o.snap, o.path]] : [])));
 
 function flatten(value: unknown, prefix = ''): [string, unknown][] {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return [[prefix, value]];
