@@ -23,6 +23,7 @@ export class Custody {
   readonly brands: BrandRepository;
   readonly keys: SigningKeyRepository;
   readonly assertions: AssertionStore;
+  private readonly chains = new Map<string, Promise<Assertion[]>>();
 
   constructor(
     private readonly db: Database,
@@ -42,9 +43,11 @@ export class Custody {
     actor: Actor,
     work: (r: { brands: BrandRepository; keys: SigningKeyRepository; assertions: AssertionStore }, record: (change: Change) => Promise<void>) => Promise<T>,
   ): Promise<T> {
-    return new UnitOfWork(this.db, this.clock).run(actor, (trx, record) =>
+    const done = new UnitOfWork(this.db, this.clock).run(actor, (trx, record) =>
       work({ brands: new BrandRepository(trx), keys: new SigningKeyRepository(trx), assertions: new AssertionStore(trx) }, record),
     );
+    // The one place chains change: whatever was cached may be stale now.
+    return done.finally(() => this.chains.clear());
   }
 
   /** A trust database with the stored roots and every stored account chain. */
@@ -172,10 +175,23 @@ export class Custody {
     return key;
   }
 
-  /** The account and account-key that chain a brand's serials to a trusted root. */
-  async brandChain(brandAccountId: string, signingKeyId: string): Promise<Assertion[]> {
-    const account = await this.assertions.get('account', [brandAccountId]);
-    const accountKey = await this.assertions.get('account-key', [signingKeyId]);
-    return [account, accountKey].filter((a): a is Assertion => a !== undefined);
+  /**
+   * The account and account-key that chain a brand's serials to a trusted
+   * root, read once per (brand, key) and kept: every serial answer carries
+   * them. Any change to a brand or its keys clears the cache (`atomically`).
+   */
+  brandChain(brandAccountId: string, signingKeyId: string): Promise<Assertion[]> {
+    const key = `${brandAccountId}\0${signingKeyId}`;
+    let chain = this.chains.get(key);
+    if (!chain) {
+      chain = (async () => {
+        const account = await this.assertions.get('account', [brandAccountId]);
+        const accountKey = await this.assertions.get('account-key', [signingKeyId]);
+        return [account, accountKey].filter((a): a is Assertion => a !== undefined);
+      })();
+      chain.catch(() => this.chains.delete(key));
+      this.chains.set(key, chain);
+    }
+    return chain;
   }
 }

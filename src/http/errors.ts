@@ -19,6 +19,8 @@ export type HttpErrorCode =
   | 'ERR_OVERLOADED'
   | 'ERR_SHUTTING_DOWN'
   | 'ERR_DATABASE_UNAVAILABLE'
+  /** A listener could not start (port in use, no permission). */
+  | 'ERR_LISTEN_FAILED'
   | 'ERR_INTERNAL';
 
 export type ErrorCode = HttpErrorCode | ProvisioningErrorCode | KeyStoreErrorCode | AssertionErrorCode | AccountsErrorCode | CustodyErrorCode | CatalogErrorCode | SetupErrorCode;
@@ -39,6 +41,7 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = {
   ERR_OVERLOADED: 503,
   ERR_SHUTTING_DOWN: 503,
   ERR_DATABASE_UNAVAILABLE: 503,
+  ERR_LISTEN_FAILED: 500,
   ERR_INTERNAL: 500,
 
   ERR_API_KEY_INVALID: 401,

@@ -80,7 +80,6 @@ export class ProvisioningService {
   private readonly admission: readonly AdmissionCheck[];
   private origin = '';
   private readonly clock: () => Date;
-  private readonly chains = new Map<string, Assertion[]>();
   /**
    * API keys and models change rarely and are read on every request: kept
    * for a few seconds (a revoked key stops working within CACHE_MS).
@@ -292,12 +291,7 @@ export class ProvisioningService {
   }
 
   private async answer(serial: Assertion[], model: ModelRecord, serialNumber: string, signingKeyId: string, outcome: IssueResult['outcome']): Promise<IssueResult> {
-    const cacheKey = `${model.brandAccountId}\0${signingKeyId}`;
-    let chain = this.chains.get(cacheKey);
-    if (!chain) {
-      chain = await this.parts.custody.brandChain(model.brandAccountId, signingKeyId).catch(transient);
-      this.chains.set(cacheKey, chain);
-    }
+    const chain = await this.parts.custody.brandChain(model.brandAccountId, signingKeyId).catch(transient);
     return { stream: encodeStream([...serial, ...chain]), serial: serialNumber, brandId: model.brandAccountId, model: model.name, outcome };
   }
 }

@@ -106,7 +106,7 @@ describe('the vault commands, as the README uses them', () => {
       server.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const code = await new Promise<number | null>((res) => server.on('exit', res));
       expect(code).toBe(1);
-      expect(stderr.trim()).toBe(`serial-vault: cannot start the device API: port ${busy} is already in use`);
+      expect(stderr.trim()).toBe(`serial-vault: cannot start the device API: port ${busy} is already in use [ERR_LISTEN_FAILED]`);
     } finally {
       taken.close();
     }

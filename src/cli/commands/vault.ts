@@ -1,10 +1,8 @@
 import { join } from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
 import { encodeStream } from '../../assertions/index.js';
-import { OPERATOR } from '../../accounts/principal.js';
 import { openVault, type Vault } from '../../app.js';
-import { serveAdmin, serveDevices, type Listening } from '../../listeners.js';
-import { reopenLog } from '../../logging.js';
+import { runVault } from '../../main.js';
 import { CONFIG_FILE, loadConfig, maskedConfig, type ConfigInput } from '../../config.js';
 import { createDemo } from '../../setup/demo.js';
 import { TOKEN_LABEL, initDataDir } from '../../setup/data-dir.js';
@@ -72,49 +70,11 @@ export function vaultCommands(io: CliIo): Command[] {
       } catch (e) {
         throw asCliError(e);
       }
-      // A port in use (or any listener failing) ends the command with one line, and the
-      // vault closes: its signer threads and database pool would otherwise keep the process alive.
-      const listen = async <T extends { close(): Promise<void> }>(what: string, port: number, start: () => Promise<T>): Promise<T> => {
-        try {
-          return await start();
-        } catch (e) {
-          const err = e as NodeJS.ErrnoException;
-          const why = err.code === 'EADDRINUSE' ? `port ${port} is already in use` : err.code === 'EACCES' ? `no permission to listen on port ${port}` : err.message;
-          throw new CliError(`cannot start the ${what}: ${why}`, 1);
-        }
-      };
-      let listening: Listening | undefined;
-      let admin: Listening;
       try {
-        listening = await listen('device API', vault.config.device.port, () => serveDevices(vault));
-        admin = await listen('admin listener', vault.config.admin.port, () => serveAdmin(vault));
+        await runVault(vault, (line) => io.stderr(`${line}\n`));
       } catch (e) {
-        await listening?.close();
-        await vault.close();
-        throw e;
+        throw asCliError(e);
       }
-      io.stderr(`serial-vault ${vault.config.dataDir}: device API on ${listening.url}, admin API on ${admin.url}api/v1/ (sign-in, metrics, health)\n`);
-      if ((await vault.accounts.listPeople(OPERATOR, { limit: 1 })).items.length === 0) {
-        io.stderr(`no administrators yet: serial-vault admin create --email YOU@EXAMPLE.COM --data-dir ${vault.config.dataDir}\n`);
-      }
-      await new Promise<void>((resolveStop) => {
-        const stop = (signal: string) => {
-          vault.logger.info({ signal }, 'stopping: finishing the registrations in progress');
-          resolveStop();
-        };
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.on('SIGHUP', () => {
-          reopenLog(vault.logger);
-          vault.logger.info('log file re-opened (SIGHUP)');
-        });
-      });
-      // Registrations in progress finish (their serials are written), new ones get a 503,
-      // then the HSM sessions and the database close.
-      await listening.close();
-      await admin.close();
-      await vault.close();
-      vault.logger.info('stopped');
     });
 
   const exportCmd = new Command('export').description('export public material');

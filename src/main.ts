@@ -1,0 +1,59 @@
+import { OPERATOR } from './accounts/principal.js';
+import { HttpError } from './http/errors.js';
+import { serveAdmin, serveDevices, type Listening } from './listeners.js';
+import { reopenLog } from './logging.js';
+import type { Vault } from './vault.js';
+
+/**
+ * The vault's process life: both listeners up (or a one-line reason and
+ * everything closed), SIGHUP re-opens the log, SIGINT or SIGTERM drains the
+ * registrations in progress, then the listeners, HSM sessions and database
+ * close. Resolves once stopped.
+ */
+export async function runVault(vault: Vault, say: (line: string) => void): Promise<void> {
+  // A port in use ends here with one line, and the vault closes: its signer
+  // threads and database pool would otherwise keep the process alive.
+  const listen = async (what: string, port: number, start: () => Promise<Listening>): Promise<Listening> => {
+    try {
+      return await start();
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      const why = err.code === 'EADDRINUSE' ? `port ${port} is already in use` : err.code === 'EACCES' ? `no permission to listen on port ${port}` : err.message;
+      throw new HttpError('ERR_LISTEN_FAILED', `cannot start the ${what}: ${why}`);
+    }
+  };
+  let devices: Listening | undefined;
+  let admin: Listening;
+  try {
+    devices = await listen('device API', vault.config.device.port, () => serveDevices(vault));
+    admin = await listen('admin listener', vault.config.admin.port, () => serveAdmin(vault));
+  } catch (e) {
+    await devices?.close();
+    await vault.close();
+    throw e;
+  }
+  say(`serial-vault ${vault.config.dataDir}: device API on ${devices.url}, admin API on ${admin.url}api/v1/ (sign-in, metrics, health)`);
+  if ((await vault.accounts.listPeople(OPERATOR, { limit: 1 })).items.length === 0) {
+    say(`no administrators yet: serial-vault admin create --email YOU@EXAMPLE.COM --data-dir ${vault.config.dataDir}`);
+  }
+  const onHup = () => {
+    reopenLog(vault.logger);
+    vault.logger.info('log file re-opened (SIGHUP)');
+  };
+  process.on('SIGHUP', onHup);
+  await new Promise<void>((resolveStop) => {
+    const stop = (signal: string) => {
+      vault.logger.info({ signal }, 'stopping: finishing the registrations in progress');
+      resolveStop();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  process.off('SIGHUP', onHup);
+  // Registrations in progress finish (their serials are written), new ones get a 503,
+  // then the HSM sessions and the database close.
+  await devices.close();
+  await admin.close();
+  await vault.close();
+  vault.logger.info('stopped');
+}
