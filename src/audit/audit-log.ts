@@ -1,6 +1,6 @@
 import type { Database } from '../db/database.js';
 import { nowIso } from '../db/errors.js';
-import { ChainWalker, entryHash, type ChainRow, type ChainVerdict } from './chain.js';
+import { ChainWalker, chainedFieldsOf, entryHash, type ChainRow, type ChainVerdict } from './chain.js';
 
 const PAGE = 1000;
 
@@ -43,24 +43,7 @@ const toEntry = (r: Record<string, unknown>): AuditEntry => ({
 });
 
 const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
-const text = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
-
-const toChainRow = (r: Record<string, unknown>): ChainRow => ({
-  seq: Number(r['seq']),
-  at: String(r['at']),
-  actor: String(r['actor']),
-  actorKind: String(r['actor_kind']),
-  via: String(r['via']),
-  action: String(r['action']),
-  targetType: String(r['target_type']),
-  targetId: String(r['target_id']),
-  storeId: text(r['store_id']),
-  clientAddress: text(r['client_address']),
-  before: text(r['before']),
-  after: text(r['after']),
-  prevHash: String(r['prev_hash']),
-  hash: String(r['hash']),
-});
+const toChainRow = (r: Record<string, unknown>): ChainRow => ({ ...chainedFieldsOf(r), prevHash: String(r['prev_hash']), hash: String(r['hash']) });
 
 /**
  * Who changed what, when, from where, with the state before and after.

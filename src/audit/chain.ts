@@ -25,6 +25,26 @@ export interface ChainedFields {
   readonly after: string | null;
 }
 
+const text = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+
+/** The chained fields of an `audit_log` row as the database returns it (snake_case columns), under sequence `seq`. */
+export function chainedFieldsOf(r: Record<string, unknown>, seq = Number(r['seq'])): ChainedFields {
+  return {
+    seq,
+    at: String(r['at']),
+    actor: String(r['actor']),
+    actorKind: String(r['actor_kind']),
+    via: String(r['via']),
+    action: String(r['action']),
+    targetType: String(r['target_type']),
+    targetId: String(r['target_id']),
+    storeId: text(r['store_id']),
+    clientAddress: text(r['client_address']),
+    before: text(r['before']),
+    after: text(r['after']),
+  };
+}
+
 /** SHA-256 (hex) of the previous hash and a JSON array of the fields in a fixed order. */
 export function entryHash(prevHash: string, f: ChainedFields): string {
   const fields = [f.seq, f.at, f.actor, f.actorKind, f.via, f.action, f.targetType, f.targetId, f.storeId, f.clientAddress, f.before, f.after];

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { GENESIS, entryHash } from '../../audit/chain.js';
+import { GENESIS, chainedFieldsOf, entryHash } from '../../audit/chain.js';
 
 /**
  * The audit log becomes a hash chain (sequence, previous hash, hash, and a
@@ -21,8 +21,6 @@ async function withoutAppendOnly(db: Knex, work: () => Promise<void>): Promise<v
   if (pg) await db.raw('ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_change');
   else for (const sql of APPEND_ONLY_SQLITE) await db.raw(sql);
 }
-
-const text = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
 export const auditChainOutbox = {
   name: '0005_audit_chain_outbox',
@@ -50,20 +48,7 @@ export const auditChainOutbox = {
       let seq = 0;
       for (const r of (await db('audit_log').orderBy('id')) as Record<string, unknown>[]) {
         seq++;
-        const hash = entryHash(prev, {
-          seq,
-          at: String(r['at']),
-          actor: String(r['actor']),
-          actorKind: String(r['actor_kind']),
-          via: String(r['via']),
-          action: String(r['action']),
-          targetType: String(r['target_type']),
-          targetId: String(r['target_id']),
-          storeId: text(r['store_id']),
-          clientAddress: text(r['client_address']),
-          before: text(r['before']),
-          after: text(r['after']),
-        });
+        const hash = entryHash(prev, chainedFieldsOf(r, seq));
         await db('audit_log').where({ id: r['id'] }).update({ seq, prev_hash: prev, hash });
         prev = hash;
       }
