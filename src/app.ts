@@ -8,6 +8,7 @@ import { Metrics } from './http/metrics.js';
 import type { KeyStore } from './keystore/keystore.js';
 import { Pkcs11KeyStore } from './keystore/pkcs11/keystore.js';
 import { ModelService } from './catalog/model-service.js';
+import { SnapService } from './catalog/snap-service.js';
 import { Custody } from './custody/custody.js';
 import { ProvisioningService } from './provisioning/service.js';
 import type { Vault, VaultOptions } from './vault.js';
@@ -72,6 +73,10 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
     const signing = timedKeyStore(keystore, metrics);
     const custody = new Custody(db, signing);
     const models = new ModelService(db, custody);
+    const snaps = new SnapService(db, custody, { blobDir: join(config.dataDir, 'blobs'), maxSnapBytes: config.catalog.maxSnapBytes });
+    // What an upload cut short left in the blob store's temporary folder.
+    const swept = await snaps.blobs.sweep();
+    if (swept > 0) logger.info({ files: swept }, 'removed unfinished uploads');
     const provisioning = new ProvisioningService(db, signing, { custody, models }, { requestIdTtlMs: config.device.requestIdTtlSeconds * 1000 });
     await provisioning.start();
     const accounts = new AccountsService(db, { sessionTtlMs: config.admin.sessionHours * 3600_000, maxTokenDays: config.admin.maxTokenDays });
@@ -93,6 +98,7 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
       keystore: ks,
       custody,
       models,
+      snaps,
       provisioning,
       accounts,
       logger,

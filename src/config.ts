@@ -76,6 +76,11 @@ export const ConfigSchema = z.strictObject({
       scopes: opt(z.string(), { description: 'scopes asked for at sign-in', snap: 'sso.scopes' }).default('openid email profile'),
     })
     .optional(),
+  catalog: z
+    .strictObject({
+      maxSnapBytes: opt(z.number().int().min(4096), { description: 'largest .snap an upload may send (bytes)', env: 'SERIAL_VAULT_MAX_SNAP_BYTES', snap: 'catalog.max-snap-bytes' }).default(2 * 1024 * 1024 * 1024),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: opt(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), { description: 'the lowest level logged', env: 'SERIAL_VAULT_LOG_LEVEL', snap: 'log.level' }).default('info'),

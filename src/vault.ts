@@ -5,6 +5,7 @@ import type { Database } from './db/database.js';
 import type { Metrics } from './http/metrics.js';
 import type { KeyStore } from './keystore/keystore.js';
 import type { ModelService } from './catalog/model-service.js';
+import type { SnapService } from './catalog/snap-service.js';
 import type { Custody } from './custody/custody.js';
 import type { ProvisioningService } from './provisioning/service.js';
 
@@ -18,6 +19,8 @@ export interface Vault {
   /** Authorities, brands, their keys in the HSM and their trust chains. */
   readonly custody: Custody;
   readonly models: ModelService;
+  /** Snaps, revisions, review, channels and each store's curation. */
+  readonly snaps: SnapService;
   readonly provisioning: ProvisioningService;
   readonly accounts: AccountsService;
   readonly logger: Logger;

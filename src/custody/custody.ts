@@ -167,6 +167,68 @@ export class Custody {
     });
   }
 
+  /**
+   * Which trust setup a brand lives in: `local` when its account was signed
+   * by one of this vault's own root authorities (the vault may sign what
+   * devices check), `canonical` otherwise (the vault only imports what
+   * Canonical signed and signs what Canonical delegated).
+   */
+  async trustSetup(brand: Brand): Promise<{ setup: 'local'; authorityId: string } | { setup: 'canonical' }> {
+    const account = await this.assertions.get('account', [brand.accountId]);
+    const authorityId = account?.authorityId;
+    const roots = await this.keys.roots();
+    return authorityId !== undefined && roots.some((k) => k.label === `root-${authorityId}`) ? { setup: 'local', authorityId } : { setup: 'canonical' };
+  }
+
+  /**
+   * The signer a local authority uses for snap-declarations and
+   * snap-revisions: a key of its own (label `store-AUTHORITY`), registered
+   * with an account-key named `store` signed by the root, made on first use.
+   */
+  async storeSigner(authorityId: string, actor: Actor = OPERATOR_ACTOR): Promise<Signer & { readonly key: { keyId: string } }> {
+    const label = `store-${authorityId}`;
+    if (!(await this.keys.byLabel(label))) {
+      const root = (await this.keys.roots()).find((k) => k.label === `root-${authorityId}`);
+      if (!root) throw new CustodyError('ERR_AUTHORITY_UNKNOWN', `no local authority "${authorityId}"`);
+      const key = await this.ensureKey(label);
+      const signer = await this.signerFor(label);
+      const accountKey = await signAssertion(
+        { type: 'account-key', 'authority-id': authorityId, 'account-id': authorityId, name: 'store', since: formatRfc3339(this.clock()), 'public-key-sha3-384': key.keyId },
+        Buffer.from(signer.publicKey.encoded),
+        await this.signerFor(root.label),
+      );
+      await this.atomically(actor, async (r, audit) => {
+        if (await r.keys.byLabel(label)) return;
+        await r.assertions.put(accountKey);
+        await r.keys.register(label, key.keyId, 'store');
+        await audit({ action: 'authority.store-key.create', targetType: 'authority', targetId: authorityId, storeId: null, before: null, after: { keyId: key.keyId, label } });
+      });
+    }
+    return this.signerFor(label);
+  }
+
+  /**
+   * Adds a root that this vault trusts (Canonical's account and root
+   * account-key for production brands): both self-signed by the root.
+   */
+  async trustRoot(account: Assertion, accountKey: Assertion, actor: Actor = OPERATOR_ACTOR): Promise<void> {
+    if (!account.is('account') || !accountKey.is('account-key')) throw new CustodyError('ERR_ROOT_INVALID', 'a root is an account and an account-key assertion');
+    const id = account.view.accountId;
+    if (account.authorityId !== id || accountKey.authorityId !== id || accountKey.view.accountId !== id) {
+      throw new CustodyError('ERR_ROOT_INVALID', `a root signs itself: the account and account-key of "${id}" must both have authority-id "${id}"`);
+    }
+    const check = new TrustDatabase({ trusted: [account, accountKey], now: this.clock });
+    for (const a of [account, accountKey]) {
+      const verdict = check.check(a);
+      if (!verdict.ok) throw new CustodyError('ERR_ROOT_INVALID', `${a.ref} does not verify with the key it registers: ${verdict.error.message}`);
+    }
+    await this.atomically(actor, async (r, audit) => {
+      await r.assertions.put(account, { trusted: true });
+      await r.assertions.put(accountKey, { trusted: true });
+      await audit({ action: 'authority.trust', targetType: 'authority', targetId: id, storeId: null, before: null, after: { keyId: accountKey.view.publicKeyId } });
+    });
+  }
+
   /** The brand's signing key: the one labelled so, or its first. */
   async brandKey(brand: Brand, keyLabel?: string): Promise<SigningKeyRecord> {
     const keys = await this.keys.forBrand(brand.id);

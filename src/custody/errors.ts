@@ -15,7 +15,9 @@ export type CustodyErrorCode =
   /** Another type of assertion than the one expected. */
   | 'ERR_ASSERTION_UNEXPECTED'
   /** The assertion does not verify against the trusted roots and the chains known. */
-  | 'ERR_ASSERTION_UNTRUSTED';
+  | 'ERR_ASSERTION_UNTRUSTED'
+  /** A trusted root must be a self-signed account with its own account-key. */
+  | 'ERR_ROOT_INVALID';
 
 export class CustodyError extends VaultError {
   override readonly name = 'CustodyError';

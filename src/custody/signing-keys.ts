@@ -1,7 +1,8 @@
 import type { Database } from '../db/database.js';
 import { nowIso } from '../db/errors.js';
 
-export type KeyPurpose = 'root' | 'brand';
+/** `store`: a local authority's key for snap-declarations and snap-revisions, apart from its root key. */
+export type KeyPurpose = 'root' | 'brand' | 'store';
 
 export interface SigningKeyRecord {
   readonly id: number;

@@ -5,6 +5,7 @@ import { accountsStoresRoles } from './migrations/0003-accounts-stores-roles.js'
 import { tokenParents } from './migrations/0004-token-parents.js';
 import { auditChainOutbox } from './migrations/0005-audit-chain-outbox.js';
 import { issuanceOrigin } from './migrations/0006-issuance-origin.js';
+import { catalog } from './migrations/0007-catalog.js';
 
 /**
  * The schema, one entry per change, never edited once released. Runs
@@ -18,5 +19,6 @@ export const MIGRATIONS: ReadonlyArray<{ name: string; up: (db: Knex) => Promise
   tokenParents,
   auditChainOutbox,
   issuanceOrigin,
+  catalog,
 ];
 
