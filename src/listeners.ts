@@ -123,6 +123,7 @@ export async function serveAdmin(vault: Vault): Promise<Listening> {
     },
     api: {
       accounts: vault.accounts,
+      snaps: vault.snaps,
       sso: await signInFor(vault.config, publicUrl),
       cookieKey: await vaultSecret(vault.db, 'cookie-key'),
       publicUrl,

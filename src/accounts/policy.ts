@@ -19,7 +19,18 @@ export type Action =
   | 'token.list'
   | 'token.create'
   | 'token.revoke'
-  | 'audit.read';
+  | 'audit.read'
+  | 'snap.list'
+  | 'snap.read'
+  | 'snap.download'
+  | 'snap.register'
+  | 'snap.collaborators'
+  | 'snap.upload'
+  | 'snap.push'
+  | 'snap.release'
+  | 'snap.review'
+  | 'store.curate'
+  | 'store.policy';
 
 /**
  * What an action needs:
@@ -51,4 +62,16 @@ export const POLICY: Readonly<Record<Action, Requirement>> = {
   'token.create': { scope: 'signed-in' },
   'token.revoke': { scope: 'signed-in' },
   'audit.read': { scope: 'store', roles: ['admin', 'security-officer'] },
+  // The catalog: who may do what with a store's snaps (STORE.md §5; the role matrix).
+  'snap.list': { scope: 'store', roles: ['admin', 'publisher', 'collaborator', 'reviewer', 'viewer'] },
+  'snap.read': { scope: 'store', roles: ['admin', 'publisher', 'collaborator', 'reviewer', 'viewer'] },
+  'snap.download': { scope: 'store', roles: ['admin', 'publisher', 'collaborator', 'reviewer', 'viewer'] },
+  'snap.register': { scope: 'store', roles: ['admin', 'publisher'] },
+  'snap.collaborators': { scope: 'store', roles: ['admin', 'publisher'] },
+  'snap.upload': { scope: 'any-store', roles: ['admin', 'publisher', 'collaborator'] },
+  'snap.push': { scope: 'store', roles: ['admin', 'publisher', 'collaborator'] },
+  'snap.release': { scope: 'store', roles: ['admin', 'publisher', 'collaborator'] },
+  'snap.review': { scope: 'store', roles: ['admin', 'reviewer'] },
+  'store.curate': { scope: 'store', roles: ['admin'] },
+  'store.policy': { scope: 'store', roles: ['admin'] },
 };

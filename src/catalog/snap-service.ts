@@ -163,6 +163,17 @@ export class SnapService {
     });
   }
 
+  /** The revision an upload became (what snapcraft polls after a push). */
+  async pushStatus(principal: Principal, storeId: string, name: string, uploadId: string): Promise<RevisionRecord> {
+    const snap = await this.owned(principal, storeId, name, 'any');
+    const repo = new SnapRepository(this.db);
+    const upload = await repo.upload(uploadId);
+    // The same bytes uploaded twice are one revision: found by digest, whichever upload made it.
+    const r = upload ? await repo.revisionByDigest(snap.pk, upload.sha3_384) : undefined;
+    if (!r) throw new CatalogError('ERR_UPLOAD_UNKNOWN', `no revision of "${name}" was made from upload "${uploadId}": push it first`);
+    return r;
+  }
+
   async review(principal: Principal, storeId: string, name: string, revision: number, verdict: { approve: true } | { approve: false; reason: string }): Promise<RevisionRecord> {
     const snap = await this.owned(principal, storeId, name, 'any');
     const repo = new SnapRepository(this.db);

@@ -142,11 +142,6 @@ export class SnapRepository {
     return row ? toRevision(row) : undefined;
   }
 
-  async revisionByUpload(snapPk: number, uploadId: string): Promise<RevisionRecord | undefined> {
-    const row = await this.db('snap_revisions').where({ snap: snapPk, upload_id: uploadId }).first();
-    return row ? toRevision(row) : undefined;
-  }
-
   async revision(snapPk: number, revision: number): Promise<RevisionRecord | undefined> {
     const row = await this.db('snap_revisions').where({ snap: snapPk, revision }).first();
     return row ? toRevision(row) : undefined;

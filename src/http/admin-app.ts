@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import type { AccountsService } from '../accounts/service.js';
+import type { SnapService } from '../catalog/snap-service.js';
 import type { OidcSignIn } from '../accounts/sso.js';
 import { CookieSealer } from './admin/cookies.js';
 import { mountRoutes } from './admin/mount.js';
@@ -14,6 +15,7 @@ import { accessLog, errors, sendJson } from './middleware.js';
 
 export interface AdminApiOptions {
   readonly accounts: AccountsService;
+  readonly snaps: SnapService;
   readonly sso: OidcSignIn | undefined;
   /** Signs the sign-in cookie and derives CSRF tokens; a per-vault secret. */
   readonly cookieKey: Buffer;
@@ -67,7 +69,7 @@ export function adminApp(options: AdminAppOptions): Koa & AdminAppExtras {
   const api = options.api;
   if (api) {
     const sealer = new CookieSealer(api.cookieKey);
-    routes = adminRoutes(api.accounts, (id) => sealer.csrfFor(id));
+    routes = adminRoutes(api.accounts, api.snaps, (id) => sealer.csrfFor(id));
     const document = openApiDocument(routes, api.version);
     router.get('/api/v1/openapi.json', async function describeApi(ctx) {
       sendJson(ctx, 200, document);

@@ -1,4 +1,4 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { createReadStream, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { OPERATOR } from '../../src/accounts/principal.js';
 import { ROLES, type Role } from '../../src/accounts/roles.js';
 import { PUBLIC_API_PATHS, adminApp } from '../../src/http/admin-app.js';
 import type { AdminRoute } from '../../src/http/admin/route.js';
+import { buildSnap } from '../support/snaps.js';
 import { startAdminVault, testDataDir, type AdminTestVault } from '../support/vault.js';
 
 const BRAND_STORE = 'demo-brand';
@@ -46,7 +47,10 @@ async function call(base: string, method: string, path: string, options: { token
  * item (404), which still shows the policy let them through. A route added
  * without a sample here fails the matrix test.
  */
-const SAMPLES: Record<string, (who: string, ids: { target: number }) => { path: string; body?: unknown }> = {
+const SNAP = 'matrix-snap';
+const SNAP_PATH = `/api/v1/stores/${BRAND_STORE}/snaps/${SNAP}`;
+
+const SAMPLES: Record<string, (who: string, ids: { target: number; upload: string }) => { path: string; body?: unknown; contentType?: string }> = {
   'get /api/v1/me': () => ({ path: '/api/v1/me' }),
   'get /api/v1/brands': () => ({ path: '/api/v1/brands' }),
   'get /api/v1/brands/:brand': () => ({ path: `/api/v1/brands/${BRAND_STORE}` }),
@@ -66,6 +70,22 @@ const SAMPLES: Record<string, (who: string, ids: { target: number }) => { path: 
   'get /api/v1/tokens': () => ({ path: '/api/v1/tokens' }),
   'post /api/v1/tokens': () => ({ path: '/api/v1/tokens', body: { name: 'matrix', expiresInDays: 1 } }),
   'delete /api/v1/tokens/:token': () => ({ path: '/api/v1/tokens/999999' }),
+  'get /api/v1/stores/:store/snaps': () => ({ path: `/api/v1/stores/${BRAND_STORE}/snaps` }),
+  'post /api/v1/stores/:store/snaps': (who) => ({ path: `/api/v1/stores/${BRAND_STORE}/snaps`, body: { name: `reg-${who}` } }),
+  'get /api/v1/stores/:store/snaps/:name': () => ({ path: SNAP_PATH }),
+  'put /api/v1/stores/:store/snaps/:name/collaborators': () => ({ path: `${SNAP_PATH}/collaborators`, body: { collaborators: ['collaborator@matrix.test'] } }),
+  'post /api/v1/uploads': () => ({ path: '/api/v1/uploads', body: 'not a snap', contentType: 'application/octet-stream' }),
+  'post /api/v1/stores/:store/snaps/:name/revisions': (_who, ids) => ({ path: `${SNAP_PATH}/revisions`, body: { 'upload-id': ids.upload } }),
+  'get /api/v1/stores/:store/snaps/:name/uploads/:upload': (_who, ids) => ({ path: `${SNAP_PATH}/uploads/${ids.upload}` }),
+  'post /api/v1/stores/:store/snaps/:name/revisions/:revision/review': () => ({ path: `${SNAP_PATH}/revisions/1/review`, body: { approve: true } }),
+  'post /api/v1/stores/:store/snaps/:name/releases': () => ({ path: `${SNAP_PATH}/releases`, body: [{ revision: 1, channel: 'edge' }] }),
+  'get /api/v1/stores/:store/snaps/:name/releases': () => ({ path: `${SNAP_PATH}/releases` }),
+  'get /api/v1/stores/:store/snaps/:name/download': () => ({ path: `${SNAP_PATH}/download?arch=amd64` }),
+  'get /api/v1/stores/:store/snaps/:name/revisions/:revision/file': () => ({ path: `${SNAP_PATH}/revisions/1/file` }),
+  'put /api/v1/stores/:store/curation/:name': () => ({ path: `/api/v1/stores/${BRAND_STORE}/curation/${SNAP}`, body: { mode: null } }),
+  'put /api/v1/stores/:store/pins/:name': () => ({ path: `/api/v1/stores/${BRAND_STORE}/pins/${SNAP}`, body: { channel: 'stable', revision: null } }),
+  'get /api/v1/stores/:store/review-policy': () => ({ path: `/api/v1/stores/${BRAND_STORE}/review-policy` }),
+  'put /api/v1/stores/:store/review-policy': () => ({ path: `/api/v1/stores/${BRAND_STORE}/review-policy`, body: { reviewRequired: false } }),
 };
 
 const key = (r: { method: string; path: string }) => `${r.method.toLowerCase()} ${r.path}`;
@@ -83,6 +103,7 @@ describe.each(['sqlite', 'pg'] as const)('the admin API on %s', (database) => {
   let routes: readonly AdminRoute[];
   const tokens = new Map<string, string>();
   let targetId: number;
+  let uploadId: string;
 
   beforeAll(async () => {
     dir = testDataDir();
@@ -98,6 +119,12 @@ describe.each(['sqlite', 'pg'] as const)('the admin API on %s', (database) => {
     tokens.set('none', (await accounts.createToken(OPERATOR, { name: 'matrix', days: 1, forEmail: 'none@matrix.test' })).secret);
     targetId = (await accounts.addPerson(OPERATOR, 'target@matrix.test', 'Target')).id;
     await accounts.grant(OPERATOR, 'line-a', 'target@matrix.test', 'viewer');
+    // A snap of the publisher's, with the collaborator on it, one revision pushed and released.
+    const publisher = (await accounts.authenticateToken(tokens.get('publisher')!, '127.0.0.1'))!;
+    await v.vault.snaps.register(publisher, { name: SNAP, storeId: BRAND_STORE });
+    await v.vault.snaps.setCollaborators(publisher, BRAND_STORE, SNAP, ['collaborator@matrix.test']);
+    uploadId = (await v.vault.snaps.upload(publisher, createReadStream(buildSnap(dir, { name: SNAP, architectures: ['amd64'] })))).uploadId;
+    await v.vault.snaps.push(publisher, BRAND_STORE, SNAP, uploadId);
     routes = adminApp({ metrics: v.vault.metrics, logger: v.vault.logger, ready: async () => ({ ok: true, problems: [] }), api: apiOptions(v) }).adminRoutes;
   }, 120_000);
 
@@ -123,7 +150,7 @@ describe.each(['sqlite', 'pg'] as const)('the admin API on %s', (database) => {
 
   it('refuses every route without a sign-in, with 401 and a JSON error', async () => {
     for (const r of routes) {
-      const sample = SAMPLES[key(r)]!('anonymous', { target: targetId });
+      const sample = SAMPLES[key(r)]!('anonymous', { target: targetId, upload: uploadId });
       const res = await call(v.adminUrl, r.method, sample.path, sample.body !== undefined ? { body: sample.body } : {});
       expect(res.status, key(r)).toBe(401);
       expect(res.headers.get('content-type'), key(r)).toBe('application/json');
@@ -136,8 +163,8 @@ describe.each(['sqlite', 'pg'] as const)('the admin API on %s', (database) => {
     for (const r of routes) {
       for (const who of [...ROLES, 'none'] as const) {
         const role = who === 'none' ? undefined : who;
-        const sample = SAMPLES[key(r)]!(who, { target: targetId });
-        const res = await call(v.adminUrl, r.method, sample.path, { token: tokens.get(who)!, ...(sample.body !== undefined ? { body: sample.body } : {}) });
+        const sample = SAMPLES[key(r)]!(who, { target: targetId, upload: uploadId });
+        const res = await call(v.adminUrl, r.method, sample.path, { token: tokens.get(who)!, ...(sample.body !== undefined ? { body: sample.body } : {}), ...(sample.contentType ? { contentType: sample.contentType } : {}) });
         const allowed = expectedAllowed(r, role);
         const line = `${key(r)} as ${who}: ${res.status} ${String(res.body['code'] ?? '')}`;
         outcomes.push(line);
@@ -274,6 +301,7 @@ describe.each(['sqlite', 'pg'] as const)('the admin API on %s', (database) => {
 function apiOptions(v: AdminTestVault) {
   return {
     accounts: v.vault.accounts,
+    snaps: v.vault.snaps,
     sso: undefined,
     cookieKey: Buffer.alloc(32, 1),
     publicUrl: new URL(v.adminUrl),

@@ -8,7 +8,7 @@ import type { AccountsService } from '../../accounts/service.js';
 import { HttpError } from '../errors.js';
 import { sendJson } from '../middleware.js';
 import { readCookie, type CookieSealer } from './cookies.js';
-import type { AdminRoute } from './route.js';
+import type { AdminRoute, FileAnswer } from './route.js';
 
 export const SESSION_COOKIE = 'sv_session';
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -99,7 +99,17 @@ export function mountRoutes(router: Router, routes: readonly AdminRoute[], o: Mo
       await next();
     };
     const runAction = async function runAction(ctx: Context) {
-      const result = await r.handle({ ...ctx.state['parts'], principal: ctx.state['principal'] });
+      if (r.streamsBody && !ctx.is(r.streamsBody)) throw new HttpError('ERR_UNSUPPORTED_MEDIA_TYPE', `send the file as ${r.streamsBody}`);
+      const result = await r.handle({ ...ctx.state['parts'], principal: ctx.state['principal'], ...(r.streamsBody ? { source: ctx.req } : {}) });
+      if (r.answersFile) {
+        const file = result as FileAnswer;
+        ctx.status = 200;
+        ctx.set('Content-Type', file.type);
+        ctx.set('Content-Length', String(file.length));
+        ctx.set('Content-Disposition', `attachment; filename="${file.filename}"`);
+        ctx.body = file.body;
+        return;
+      }
       if (r.status === 204) {
         ctx.status = 204;
         return;

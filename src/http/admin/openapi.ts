@@ -44,7 +44,11 @@ export function openApiDocument(routes: readonly AdminRoute[], version: string):
     add(r.params, 'path');
     add(r.query, 'query');
     const responses: Record<string, unknown> = {
-      [String(r.status)]: r.response ? { description: 'success', content: { 'application/json': { schema: jsonSchema(r.response, 'output') } } } : { description: 'done' },
+      [String(r.status)]: r.answersFile
+        ? { description: 'the file', content: { [r.answersFile]: { schema: { type: 'string', contentMediaType: r.answersFile } } } }
+        : r.response
+          ? { description: 'success', content: { 'application/json': { schema: jsonSchema(r.response, 'output') } } }
+          : { description: 'done' },
       '400': errorResponse('invalid input'),
       '401': errorResponse('not signed in, or the token is not valid'),
       '403': errorResponse('the policy does not allow it (or a missing CSRF token)'),
@@ -52,12 +56,13 @@ export function openApiDocument(routes: readonly AdminRoute[], version: string):
     if (r.params) responses['404'] = errorResponse('no such item');
     if (r.method !== 'get') responses['409'] = errorResponse('conflicts with the current state');
     (paths[toOpenApiPath(r.path)] ??= {})[r.method] = {
-      operationId: r.action.replace(/\.(\w)/, (_, c: string) => c.toUpperCase()) + (r.path.endsWith('/tree') ? 'Tree' : ''),
+      operationId: r.operationId ?? r.action.replace(/\.(\w)/, (_, c: string) => c.toUpperCase()) + (r.path.endsWith('/tree') ? 'Tree' : ''),
       summary: r.summary,
       description: describePolicy(r),
       'x-policy-action': r.action,
       ...(parameters.length > 0 ? { parameters } : {}),
       ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body, 'input') } } } } : {}),
+      ...(r.streamsBody ? { requestBody: { required: true, content: { [r.streamsBody]: { schema: { type: 'string', contentMediaType: r.streamsBody } } } } } : {}),
       responses,
       security: [{ bearerToken: [] }, { sessionCookie: [] }],
     };

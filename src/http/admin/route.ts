@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { z } from 'zod';
 import type { Action } from '../../accounts/policy.js';
 import type { Principal } from '../../accounts/principal.js';
@@ -15,8 +16,16 @@ export interface RequestParts<P, Q, B> {
  * only turns the request into a call to the accounts service. The router
  * puts authentication and the policy check in front of every one of them.
  */
+/** A file answered as it is (a .snap download), not as JSON. */
+export interface FileAnswer {
+  readonly body: Readable;
+  readonly type: string;
+  readonly length: number;
+  readonly filename: string;
+}
+
 export interface AdminRoute {
-  readonly method: 'get' | 'post' | 'patch' | 'delete';
+  readonly method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** Koa router form: `/api/v1/stores/:store`. */
   readonly path: string;
   readonly action: Action;
@@ -29,7 +38,13 @@ export interface AdminRoute {
   /** The answer's shape; none for 204. */
   readonly response?: z.ZodType;
   readonly status: 200 | 201 | 204;
-  readonly handle: (input: RequestParts<unknown, unknown, unknown> & { readonly principal: Principal }) => Promise<unknown>;
+  /** When two routes share an action, the OpenAPI operation id of this one. */
+  readonly operationId?: string;
+  /** The body is a file streamed to the handler as `source` (an upload), not JSON. */
+  readonly streamsBody?: string;
+  /** The answer is a file (`FileAnswer`), described with this media type. */
+  readonly answersFile?: string;
+  readonly handle: (input: RequestParts<unknown, unknown, unknown> & { readonly principal: Principal; readonly source?: Readable }) => Promise<unknown>;
 }
 
 export function route<P extends z.ZodObject | undefined = undefined, Q extends z.ZodObject | undefined = undefined, B extends z.ZodType | undefined = undefined>(def: {
@@ -42,9 +57,12 @@ export function route<P extends z.ZodObject | undefined = undefined, Q extends z
   body?: B;
   response?: z.ZodType;
   status?: 200 | 201 | 204;
+  operationId?: string;
+  streamsBody?: string;
+  answersFile?: string;
   target?: (parts: RequestParts<Infer<P>, Infer<Q>, Infer<B>>) => string | undefined;
-  handle: (input: RequestParts<Infer<P>, Infer<Q>, Infer<B>> & { readonly principal: Principal }) => Promise<unknown>;
+  handle: (input: RequestParts<Infer<P>, Infer<Q>, Infer<B>> & { readonly principal: Principal; readonly source?: Readable }) => Promise<unknown>;
 }): AdminRoute {
   // Erased here; each handler gets what its own schemas parsed.
-  return { ...def, status: def.status ?? (def.response ? 200 : 204) } as unknown as AdminRoute;
+  return { ...def, status: def.status ?? (def.response || def.answersFile ? 200 : 204) } as unknown as AdminRoute;
 }

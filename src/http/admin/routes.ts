@@ -1,4 +1,5 @@
 import type { AccountsService } from '../../accounts/service.js';
+import type { SnapService } from '../../catalog/snap-service.js';
 import type { AdminRoute } from './route.js';
 import { meRoutes } from './routes/me.js';
 import { brandsRoutes } from './routes/brands.js';
@@ -7,13 +8,15 @@ import { grantsRoutes } from './routes/grants.js';
 import { peopleRoutes } from './routes/people.js';
 import { tokensRoutes } from './routes/tokens.js';
 import { auditRoutes } from './routes/audit.js';
+import { snapsRoutes } from './routes/snaps.js';
+import { curationRoutes } from './routes/curation.js';
 
 /**
  * The admin API (`/api/v1/…`), one file per resource in `routes/`. Each
  * entry names its policy action; the router adds authentication and the
  * policy check, and the OpenAPI document is written from this same list.
  */
-export function adminRoutes(accounts: AccountsService, csrfFor: (sessionId: string) => string): AdminRoute[] {
+export function adminRoutes(accounts: AccountsService, snaps: SnapService, csrfFor: (sessionId: string) => string): AdminRoute[] {
   return [
     ...meRoutes(accounts, csrfFor),
     ...brandsRoutes(accounts),
@@ -22,5 +25,7 @@ export function adminRoutes(accounts: AccountsService, csrfFor: (sessionId: stri
     ...auditRoutes(accounts),
     ...peopleRoutes(accounts),
     ...tokensRoutes(accounts),
+    ...snapsRoutes(snaps),
+    ...curationRoutes(snaps),
   ];
 }
