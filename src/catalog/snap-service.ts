@@ -112,6 +112,28 @@ export class SnapService {
     });
   }
 
+  /**
+   * Registers a snap from a snap-declaration signed elsewhere (Canonical, for
+   * brands in the canonical trust setup), checked against the trusted roots:
+   * its snap-id, name and publisher come from the declaration.
+   */
+  async importDeclaration(principal: Principal, storeId: string, declaration: Assertion, options: { type?: SnapType; private?: boolean } = {}): Promise<SnapRecord> {
+    if (!declaration.is('snap-declaration')) throw new CatalogError('ERR_SIGNING_REFUSED', `expected a snap-declaration, got ${declaration.type}`);
+    const verdict = (await this.custody.trust()).check(declaration);
+    if (!verdict.ok) throw new CatalogError('ERR_SIGNING_REFUSED', `a device would reject ${declaration.ref}: ${verdict.error.message}`);
+    const { snapName: name, snapId, publisherId } = declaration.view;
+    const type = options.type ?? 'app';
+    const { root } = await this.brandOf(await this.tree(), storeId);
+    if ((type === 'gadget' || type === 'kernel') && storeId !== root) throw new CatalogError('ERR_SNAP_OWNER', `only the brand may own ${type} snaps: import "${name}" into the brand store "${root}"`);
+    if (await new SnapRepository(this.db).byName(name)) throw new CatalogError('ERR_SNAP_EXISTS', `the name "${name}" is registered already`);
+    return this.write(principal, async (trx, record) => {
+      const snap = await new SnapRepository(trx).create({ snapId, name, storeId, type, private: options.private ?? false, publisher: actorOf(principal).actor, publisherId, collaborators: [] });
+      await new AssertionStore(trx).put(declaration);
+      await record({ action: 'snap.import', targetType: 'snap', targetId: name, storeId, before: null, after: { snapId, type, publisherId, signedBy: declaration.authorityId } });
+      return snap;
+    });
+  }
+
   async setCollaborators(principal: Principal, storeId: string, name: string, emails: readonly string[]): Promise<SnapRecord> {
     const snap = await this.owned(principal, storeId, name);
     const list = [...new Set(emails.map((e) => e.trim().toLowerCase()))].sort();

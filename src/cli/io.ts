@@ -5,12 +5,15 @@ export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly readFile: (path: string) => Promise<Buffer>;
+  /** Whether stderr is a terminal (progress bars) or a log (plain lines). */
+  readonly stderrIsTerminal?: boolean;
 }
 
 export const processIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
   readFile: (path) => (path === '-' ? readStdin() : readFile(path)),
+  stderrIsTerminal: process.stderr.isTTY === true,
 };
 
 async function readStdin(): Promise<Buffer> {

@@ -7,6 +7,7 @@ import { keyCommand } from './commands/key.js';
 import { brandCommands } from './commands/brand.js';
 import { deviceCommand } from './commands/device.js';
 import { snapCommand } from './commands/snap.js';
+import { catalogCommand } from './commands/catalog.js';
 import { vaultCommands } from './commands/vault.js';
 import { CliError, type CliIo } from './io.js';
 
@@ -31,6 +32,7 @@ export function buildProgram(io: CliIo): Command {
   program.addCommand(keyCommand(io));
   for (const cmd of [...vaultCommands(io), ...brandCommands(io), ...accessCommands(io)]) program.addCommand(cmd);
   program.addCommand(deviceCommand(io));
+  program.addCommand(catalogCommand(io));
   program.addCommand(snapCommand(io), { hidden: true });
   // Commands built apart do not inherit the program's output and exit settings.
   const inherit = (cmd: CommandUnknownOpts) => {

@@ -1,24 +1,10 @@
-import { readFile } from 'node:fs/promises';
-import { Command, InvalidArgumentError, Option, type OptionValues } from '@commander-js/extra-typings';
+import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { OPERATOR } from '../../accounts/principal.js';
 import { ROLES, ROLE_TITLES, isRole, type Role } from '../../accounts/roles.js';
 import { adminCliError, localOps, remoteOps, type AdminOps, type StoreNodeOut, type TokenOut } from '../admin-client.js';
 import { CliError, type CliIo } from '../io.js';
 import { dataDirOption, withVault } from './vault-options.js';
-
-interface Target {
-  dataDir: string;
-  url?: string;
-  tokenFile?: string;
-  json?: boolean;
-}
-
-const targetOptions = <Args extends unknown[], Opts extends OptionValues, Globals extends OptionValues>(cmd: Command<Args, Opts, Globals>) =>
-  cmd
-    .addOption(dataDirOption())
-    .addOption(new Option('--url <url>', "act through a vault's admin API instead of a local data directory, e.g. http://127.0.0.1:8081/").env('SERIAL_VAULT_URL'))
-    .addOption(new Option('--token-file <file>', 'with --url: a file holding your access token (or set SERIAL_VAULT_TOKEN; never on the command line)'))
-    .option('--json', 'print JSON, for scripts');
+import { readToken, targetOptions, type Target } from './target.js';
 
 /**
  * Runs `fn` with the operations of the chosen side: the local data
@@ -27,11 +13,7 @@ const targetOptions = <Args extends unknown[], Opts extends OptionValues, Global
  */
 async function withOps<T>(o: Target, fn: (ops: AdminOps) => Promise<T>): Promise<T> {
   try {
-    if (o.url) {
-      const token = o.tokenFile ? (await readFile(o.tokenFile, 'utf8').catch((e: Error) => Promise.reject(new CliError(`cannot read ${o.tokenFile}: ${e.message}`)))).trim() : process.env['SERIAL_VAULT_TOKEN'];
-      if (!token) throw new CliError('with --url, give your access token: --token-file FILE or SERIAL_VAULT_TOKEN');
-      return await fn(remoteOps(o.url, token));
-    }
+    if (o.url) return await fn(remoteOps(o.url, await readToken(o)));
     return await withVault(o.dataDir, (vault) => fn(localOps(vault.accounts)));
   } catch (e) {
     throw adminCliError(e);
