@@ -1,0 +1,93 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OPERATOR } from '../../src/accounts/principal.js';
+import { NodeSigner, TrustDatabase, formatRfc3339, signAssertion, type Assertion } from '../../src/assertions/index.js';
+import { CatalogError } from '../../src/catalog/errors.js';
+import { buildSnap } from '../support/snaps.js';
+import { removeDataDir, startTestVault, testDataDir, type TestVault } from '../support/vault.js';
+
+/**
+ * The canonical trust setup: a root the vault does not hold (standing in
+ * for Canonical's, whose key nobody here has) signs the brand's account and
+ * account-key and the snap-declarations. The vault signs a snap-revision
+ * only where a declaration delegates it to the brand.
+ */
+describe('the canonical trust setup', () => {
+  let dir: string;
+  let tv: TestVault;
+  const root = new NodeSigner(generateKeyPairSync('rsa', { modulusLength: 4096 }).privateKey);
+  const now = () => formatRfc3339(new Date());
+  let roots: Assertion[];
+
+  const declaration = (snapId: string, name: string, extra: Record<string, unknown> = {}) =>
+    signAssertion({ type: 'snap-declaration', 'authority-id': 'fakecanonical', series: '16', 'snap-id': snapId, 'snap-name': name, 'publisher-id': 'acme', timestamp: now(), ...extra } as never, undefined, root);
+
+  const refusal = async (p: Promise<unknown>) => {
+    try {
+      await p;
+      return 'ok';
+    } catch (e) {
+      if (e instanceof CatalogError) return `${e.code}: ${e.message}`;
+      throw e;
+    }
+  };
+
+  beforeAll(async () => {
+    dir = testDataDir();
+    tv = await startTestVault(dir, 'sqlite');
+    const { custody, keystore } = tv.vault;
+    const rootAccount = await signAssertion({ type: 'account', 'authority-id': 'fakecanonical', 'account-id': 'fakecanonical', 'display-name': 'Root', validation: 'verified', timestamp: now() }, undefined, root);
+    const rootKey = await signAssertion({ type: 'account-key', 'authority-id': 'fakecanonical', 'account-id': 'fakecanonical', name: 'root', since: now(), 'public-key-sha3-384': root.publicKey.id }, Buffer.from(root.publicKey.encoded), root);
+    roots = [rootAccount, rootKey];
+    await custody.trustRoot(rootAccount, rootKey);
+    const brandKey = await keystore.generate('brand-acme-serials');
+    const brandSigner = await custody.signerFor('brand-acme-serials');
+    const account = await signAssertion({ type: 'account', 'authority-id': 'fakecanonical', 'account-id': 'acme', 'display-name': 'Acme', validation: 'verified', timestamp: now() }, undefined, root);
+    const accountKey = await signAssertion({ type: 'account-key', 'authority-id': 'fakecanonical', 'account-id': 'acme', name: 'serials', since: now(), 'public-key-sha3-384': brandKey.keyId }, Buffer.from(brandSigner.publicKey.encoded), root);
+    await custody.importBrand(account, accountKey, 'brand-acme-serials');
+    const delegated = await declaration('AcmeAppSnapId000000000000000001', 'acme-app', { 'revision-authority': [{ 'account-id': 'acme', provenance: ['acme-factory'], 'min-revision': '1', 'on-store': ['acme'] }] });
+    await tv.vault.snaps.importDeclaration(OPERATOR, 'acme', delegated);
+    await tv.vault.snaps.importDeclaration(OPERATOR, 'acme', await declaration('AcmePlainSnapId0000000000000001', 'acme-plain'));
+  }, 120_000);
+
+  afterAll(async () => {
+    await tv?.close();
+    removeDataDir(dir);
+  });
+
+  const push = async (name: string, provenance?: string) => {
+    const file = buildSnap(dir, { name, architectures: ['amd64'], ...(provenance ? { provenance } : {}) });
+    const up = await tv.vault.snaps.upload(OPERATOR, createReadStream(file));
+    return tv.vault.snaps.push(OPERATOR, 'acme', name, up.uploadId);
+  };
+
+  it('signs a revision the declaration delegates to the brand, and a device-side check accepts it', async () => {
+    const rev = await push('acme-app', 'acme-factory');
+    const snap = (await tv.vault.snaps.status(OPERATOR, 'acme', 'acme-app')).snap;
+    const assertions = await tv.vault.snaps.assertionsFor(snap, rev);
+    const revision = assertions.find((a) => a.type === 'snap-revision')!;
+    expect(revision.authorityId).toBe('acme');
+    expect(revision.headerString('provenance')).toBe('acme-factory');
+    // What a device holding only the root would conclude.
+    const device = new TrustDatabase({ trusted: roots });
+    for (const r of device.addBatch(assertions)) expect(r.error, r.assertion.ref).toBeUndefined();
+  });
+
+  it('refuses to sign what no declaration delegates, saying why a device would reject it, and keeps no revision', async () => {
+    expect(await refusal(push('acme-plain', 'acme-factory'))).toMatch(/^ERR_SIGNING_REFUSED: a device would reject revision 1 of "acme-plain" signed by "acme" with provenance "acme-factory": the snap-declaration does not delegate it \(it has no revision-authority\)/);
+    expect(await refusal(push('acme-app', 'other-line'))).toMatch(/^ERR_SIGNING_REFUSED: .*provenance mismatch/);
+    expect(await refusal(push('acme-app'))).toMatch(/^ERR_SIGNING_REFUSED: a device accepts a global-upload snap-revision only from Canonical/);
+    expect((await tv.vault.snaps.status(OPERATOR, 'acme', 'acme-plain')).revisions).toEqual([]);
+  });
+
+  it('refuses to invent a declaration for a canonical brand', async () => {
+    expect(await refusal(tv.vault.snaps.register(OPERATOR, { name: 'acme-new', storeId: 'acme' }))).toMatch(/^ERR_SIGNING_REFUSED: brand "acme" is in the canonical trust setup/);
+  });
+
+  it('refuses a declaration no trusted root signed', async () => {
+    const stranger = new NodeSigner(generateKeyPairSync('rsa', { modulusLength: 4096 }).privateKey);
+    const forged = await signAssertion({ type: 'snap-declaration', 'authority-id': 'fakecanonical', series: '16', 'snap-id': 'ForgedSnapId0000000000000000001', 'snap-name': 'forged', 'publisher-id': 'acme', timestamp: now() } as never, undefined, stranger);
+    expect(await refusal(tv.vault.snaps.importDeclaration(OPERATOR, 'acme', forged))).toMatch(/^ERR_SIGNING_REFUSED: a device would reject/);
+  });
+});
