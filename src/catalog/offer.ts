@@ -1,9 +1,8 @@
 import type { Store, StoreTree } from '../accounts/stores.js';
 import type { Database } from '../db/database.js';
 import { fallbackChain, type Channel } from './channels.js';
-import { ChannelMap } from './channel-map.js';
 import { CurationRepository, type CurationRow } from './curation.js';
-import { SnapRepository, toRevision, type RevisionRecord, type SnapRecord } from './snaps.js';
+import { toRevision, toSnap, type RevisionRecord, type SnapRecord } from './snaps.js';
 
 /**
  * The stores whose offer `store` inherits, nearest first: itself, then, for
@@ -38,36 +37,60 @@ export interface Offered {
 
 /**
  * "What does store S offer on channel C for architecture A": for each name,
- * the revision a device gets, or nothing. A fixed handful of indexed
- * queries whatever the number of names, so a refresh of many snaps costs
+ * the revision a device gets, or nothing. Two indexed queries (three with
+ * a pin) whatever the number of names, so a refresh of many snaps costs
  * about what one costs.
  */
+const SNAP_COLUMNS = ['s.id as id', 's.snap_id', 's.name', 's.store_id', 's.type', 's.private', 's.publisher', 's.publisher_id', 's.collaborators', 's.created_at as snap_created_at'];
+const REVISION_COLUMNS = ['revision', 'sha3_384', 'size', 'version', 'architectures', 'grade', 'confinement', 'base', 'epoch', 'provenance', 'snap_yaml', 'status', 'uploaded_by', 'upload_id', 'reviewed_by', 'review_reason', 'created_at', 'reviewed_at'].map((c) => `r.${c}`);
+
 export async function offer(db: Database, tree: StoreTree, storeId: string, names: readonly string[], channel: Channel, architecture: string): Promise<Map<string, Offered>> {
   const chain = inheritChain(tree, storeId);
   const out = new Map<string, Offered>();
   if (chain.length === 0 || names.length === 0) return out;
   const ids = chain.map((s) => s.id);
-  const curation = new CurationRepository(db);
-  const snaps = await new SnapRepository(db).byNames(names);
-  const pks = snaps.map((s) => s.pk);
-  const [rows, pins, heads] = await Promise.all([curation.forSnaps(ids, pks), curation.pinsFor(ids, pks), new ChannelMap(db).heads(pks)]);
   const channels = fallbackChain(channel);
-  const picked: Array<{ snap: SnapRecord; revision: number; channel: string }> = [];
-  for (const snap of snaps) {
-    if (!isVisible(chain, snap, rows)) continue;
+  const arches = [architecture, 'all'];
+  // Two queries whatever the number of names: the snaps with their candidate heads and revisions, then the stores' choices about them.
+  const rows = (await db('snaps as s')
+    .leftJoin('channel_heads as h', (j) => j.on('h.snap', 's.id').onIn('h.channel', channels).onIn('h.architecture', arches))
+    .leftJoin('snap_revisions as r', (j) => j.on('r.snap', 'h.snap').andOn('r.revision', 'h.revision'))
+    .whereIn('s.name', [...names])
+    .select([...SNAP_COLUMNS, 'h.channel as head_channel', 'h.architecture as head_arch', ...REVISION_COLUMNS])) as Array<Record<string, unknown>>;
+  const pks = [...new Set(rows.map((r) => Number(r['id'])))];
+  const curation = new CurationRepository(db);
+  const [choices, pins] = await Promise.all([curation.forSnaps(ids, pks), curation.pinsFor(ids, pks)]);
+  const snaps = new Map<number, SnapRecord>();
+  const heads = new Map<string, Record<string, unknown>>();
+  for (const r of rows) {
+    const pk = Number(r['id']);
+    if (!snaps.has(pk)) snaps.set(pk, toSnap({ ...r, created_at: r['snap_created_at'] }));
+    if (r['head_channel'] === null || r['head_channel'] === undefined) continue;
+    const k = `${pk}\0${String(r['head_channel'])}`;
+    if (r['head_arch'] === architecture || !heads.has(k)) heads.set(k, r);
+  }
+  const pinOf = new Map<string, number>();
+  for (const id of [...ids].reverse()) for (const p of pins) if (p.storeId === id) pinOf.set(`${p.snapPk}\0${p.channel}`, p.revision);
+  const pinned: Array<{ snap: SnapRecord; revision: number; channel: string }> = [];
+  for (const snap of snaps.values()) {
+    if (!isVisible(chain, snap, choices)) continue;
     for (const ch of channels) {
-      const pin = ids.map((id) => pins.find((p) => p.storeId === id && p.snapPk === snap.pk && p.channel === ch)).find((p) => p !== undefined);
-      const head = heads.find((h) => h.snapPk === snap.pk && h.channel === ch && h.architecture === architecture) ?? heads.find((h) => h.snapPk === snap.pk && h.channel === ch && h.architecture === 'all');
-      const revision = pin?.revision ?? head?.revision;
-      if (revision !== undefined) {
-        picked.push({ snap, revision, channel: ch });
+      const k = `${snap.pk}\0${ch}`;
+      const pin = pinOf.get(k);
+      if (pin !== undefined) {
+        pinned.push({ snap, revision: pin, channel: ch });
+        break;
+      }
+      const head = heads.get(k);
+      if (head) {
+        out.set(snap.name, { snap, revision: toRevision({ ...head, snap: snap.pk }), channel: ch });
         break;
       }
     }
   }
-  if (picked.length === 0) return out;
-  const revisions = (await db('snap_revisions').whereIn('snap', picked.map((p) => p.snap.pk)).whereIn('revision', [...new Set(picked.map((p) => p.revision))])).map(toRevision);
-  for (const p of picked) {
+  if (pinned.length === 0) return out;
+  const revisions = (await db('snap_revisions').whereIn('snap', pinned.map((p) => p.snap.pk)).whereIn('revision', [...new Set(pinned.map((p) => p.revision))])).map(toRevision);
+  for (const p of pinned) {
     const revision = revisions.find((r) => r.snapPk === p.snap.pk && r.revision === p.revision);
     // A pinned revision not built for this architecture offers nothing here.
     if (revision && (revision.architectures.includes(architecture) || revision.architectures.includes('all'))) out.set(p.snap.name, { snap: p.snap, revision, channel: p.channel });

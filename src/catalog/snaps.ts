@@ -44,7 +44,7 @@ export interface RevisionRecord {
   readonly reviewedAt: string | null;
 }
 
-const toSnap = (r: Record<string, unknown>): SnapRecord => ({
+export const toSnap = (r: Record<string, unknown>): SnapRecord => ({
   pk: Number(r['id']),
   snapId: String(r['snap_id']),
   name: String(r['name']),
