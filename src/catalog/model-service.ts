@@ -4,6 +4,11 @@ import type { Custody } from '../custody/custody.js';
 import type { Database } from '../db/database.js';
 import { CatalogError } from './errors.js';
 import { ModelRepository, checkSerialTemplate, type ModelRecord, type ModelSettings } from './models.js';
+import { checkModelSnaps } from './model-snaps-check.js';
+import type { SnapService } from './snap-service.js';
+
+/** How a model is registered: its serial policy, the brand key that signs it, and whether its snaps are checked against the catalog. */
+export type ModelOptions = ModelSettings & { keyLabel?: string; checkCatalog?: boolean };
 
 /**
  * Device models: signed in the HSM with a brand key held in custody, or
@@ -16,6 +21,7 @@ export class ModelService {
   constructor(
     private readonly db: Database,
     private readonly custody: Custody,
+    private readonly snaps: SnapService,
     private readonly clock: () => Date = () => new Date(),
   ) {
     this.repository = new ModelRepository(db);
@@ -39,7 +45,7 @@ export class ModelService {
   }
 
   /** Registers a model assertion already signed by the brand, verified against the brand's keys. */
-  async importModel(model: Assertion, settings: ModelSettings & { keyLabel?: string } = {}, actor: Actor = OPERATOR_ACTOR): Promise<ModelRecord> {
+  async importModel(model: Assertion, settings: ModelOptions = {}, actor: Actor = OPERATOR_ACTOR): Promise<ModelRecord> {
     if (!model.is('model')) throw new CatalogError('ERR_MODEL_INVALID', `expected a model assertion, got ${model.type}`);
     const brand = await this.custody.brands.byAccountId(model.view.brandId);
     if (!brand) throw new CatalogError('ERR_MODEL_BRAND_UNKNOWN', `brand "${model.view.brandId}" is not set up in this vault`);
@@ -50,7 +56,12 @@ export class ModelService {
     if (!model.view.serialAuthority.includes(brand.accountId)) {
       throw new CatalogError('ERR_MODEL_INVALID', `model ${model.view.model} does not let brand "${brand.accountId}" sign its serials`);
     }
-    const { keyLabel: _ignored, ...rest } = settings;
+    if (settings.checkCatalog !== false) {
+      // The model's store if it is one of this vault's, else the brand's own store.
+      const storeId = model.view.store && (await this.snaps.hasStore(model.view.store)) ? model.view.store : brand.accountId;
+      checkModelSnaps(model.view, storeId, await this.snaps.visible(storeId));
+    }
+    const { keyLabel: _ignored, checkCatalog: _check, ...rest } = settings;
     const name = model.view.model;
     return new UnitOfWork(this.db, this.clock).run(actor, async (trx, record) => {
       const models = new ModelRepository(trx);
@@ -70,7 +81,7 @@ export class ModelService {
   }
 
   /** Builds a model from headers (YAML or JSON input), signs it with a brand key in the HSM and registers it. */
-  async createModel(headers: Record<string, HeaderValue>, settings: ModelSettings & { keyLabel?: string } = {}, actor: Actor = OPERATOR_ACTOR): Promise<ModelRecord> {
+  async createModel(headers: Record<string, HeaderValue>, settings: ModelOptions = {}, actor: Actor = OPERATOR_ACTOR): Promise<ModelRecord> {
     const brandId = headers['brand-id'];
     if (typeof brandId !== 'string') throw new CatalogError('ERR_MODEL_INVALID', 'the model needs a "brand-id"');
     const brand = await this.custody.brands.byAccountId(brandId);

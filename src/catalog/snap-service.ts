@@ -264,6 +264,10 @@ export class SnapService {
     });
   }
 
+  async hasStore(storeId: string): Promise<boolean> {
+    return (await this.tree()).get(storeId) !== undefined;
+  }
+
   reviewRequired(storeId: string): Promise<boolean> {
     return new CurationRepository(this.db).reviewRequired(storeId);
   }

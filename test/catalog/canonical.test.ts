@@ -85,6 +85,14 @@ describe('the canonical trust setup', () => {
     expect(await refusal(tv.vault.snaps.register(OPERATOR, { name: 'acme-new', storeId: 'acme' }))).toMatch(/^ERR_SIGNING_REFUSED: brand "acme" is in the canonical trust setup/);
   });
 
+  it('model create refuses a gadget the brand does not publish, naming it', async () => {
+    await tv.vault.snaps.importDeclaration(OPERATOR, 'acme', await declaration('OtherGadgetSnapId00000000000001', 'other-gadget', { 'publisher-id': 'fakecanonical' }), { type: 'gadget' });
+    const model = tv.vault.models.createModel({ 'brand-id': 'acme', model: 'box', architecture: 'amd64', gadget: 'other-gadget', kernel: 'acme-app' });
+    expect(await refusal(model)).toBe('ERR_MODEL_SNAP: model box names gadget snap "other-gadget", but "other-gadget" is published by "fakecanonical", not by the brand "acme"');
+    const wrongType = tv.vault.models.createModel({ 'brand-id': 'acme', model: 'box', architecture: 'amd64', gadget: 'acme-app', kernel: 'acme-app' });
+    expect(await refusal(wrongType)).toBe('ERR_MODEL_SNAP: model box names gadget snap "acme-app", but "acme-app" is a snap of type app');
+  });
+
   it('refuses a declaration no trusted root signed', async () => {
     const stranger = new NodeSigner(generateKeyPairSync('rsa', { modulusLength: 4096 }).privateKey);
     const forged = await signAssertion({ type: 'snap-declaration', 'authority-id': 'fakecanonical', series: '16', 'snap-id': 'ForgedSnapId0000000000000000001', 'snap-name': 'forged', 'publisher-id': 'acme', timestamp: now() } as never, undefined, stranger);

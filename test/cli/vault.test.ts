@@ -46,6 +46,13 @@ describe('the vault commands, as the README uses them', () => {
     expect((await cli('brand', 'create', 'acme', '--authority', 'acme-root', '--display-name', 'ACME', '--data-dir', dir)).stdout).toMatch(/created brand "acme" with key \S{64}/);
     const yaml = join(dir, 'model.yaml');
     writeFileSync(yaml, 'brand-id: acme\nmodel: gateway-20\narchitecture: arm64\nbase: core20\ngrade: dangerous\nsnaps:\n  - name: pc\n    type: gadget\n  - name: pc-kernel\n    type: kernel\n');
+    // The brand's store must offer the snaps the model names, the gadget and kernel its own.
+    const refused = await cli('model', 'create', yaml, '--data-dir', dir);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('model gateway-20 names gadget snap "pc", which store "acme" does not offer: register, import or include it there first [ERR_MODEL_SNAP]');
+    for (const [name, type] of [['pc', 'gadget'], ['pc-kernel', 'kernel'], ['core20', 'base']]) {
+      expect((await cli('snap', 'register', name!, '--store', 'acme', '--type', type!, '--data-dir', dir)).code).toBe(0);
+    }
     const created = await cli('model', 'create', yaml, '--serial-template', 'GW-{n:05}', '--data-dir', dir);
     expect(created.stderr).toBe('');
     expect(created.stdout).toMatch(/acme\/gateway-20 {2}enabled, serials from GW-\{n:05\}/);

@@ -48,7 +48,7 @@ describe.each<DatabaseKind>(['sqlite', 'pg'])('device API faults on %s', (databa
   beforeAll(async () => {
     t = await startTestVault(dataDir(), database);
     keys = (await deviceKeys(16)).map((k) => new NodeSigner(k));
-    const proposed = await t.vault.models.createModel({ 'brand-id': 'demo-brand', model: 'proposed', architecture: 'amd64', gadget: 'pc', kernel: 'pc-kernel' });
+    const proposed = await t.vault.models.createModel({ 'brand-id': 'demo-brand', model: 'proposed', architecture: 'amd64', gadget: 'pc', kernel: 'pc-kernel' }, { checkCatalog: false });
     proposedKey = (await t.vault.provisioning.apiKeys.create(proposed.id, 'test')).key;
   });
   afterAll(() => t?.close());

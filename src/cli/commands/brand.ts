@@ -1,7 +1,8 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import { parse as parseYaml } from 'yaml';
 import { AssertionError, decodeStream, type HeaderValue } from '../../assertions/index.js';
-import { checkSerialTemplate, type ModelRecord, type ModelSettings } from '../../catalog/models.js';
+import { checkSerialTemplate, type ModelRecord } from '../../catalog/models.js';
+import type { ModelOptions } from '../../catalog/model-service.js';
 import { CliError, type CliIo } from '../io.js';
 import { dataDirOption, withVault } from './vault-options.js';
 
@@ -18,9 +19,10 @@ const policyOptions = (cmd: Command<[string], Record<string, unknown>>) =>
     .addOption(new Option('--serial-policy <policy>', 'who chooses serials: the device (its proposed serial) or the vault (a template with a counter)').choices(['device', 'template']))
     .option('--serial-template <template>', 'for --serial-policy template: e.g. "{model}-{n:08}" ({brand}, {model}, {n} or {n:0W})')
     .option('--allow-reprovision', 'let a serial be issued again to a new device key (replaced boards)')
-    .option('--key <label>', 'the brand key (HSM label) that signs this model\'s serials; default the brand\'s first key');
+    .option('--key <label>', 'the brand key (HSM label) that signs this model\'s serials; default the brand\'s first key')
+    .option('--no-catalog-check', "register it even if the brand's store does not offer the snaps it names (e.g. Canonical's, not imported yet)");
 
-function settingsFrom(options: { serialPolicy?: string; serialTemplate?: string; allowReprovision?: boolean; key?: string }): ModelSettings & { keyLabel?: string } {
+function settingsFrom(options: { serialPolicy?: string; serialTemplate?: string; allowReprovision?: boolean; key?: string; catalogCheck?: boolean }): ModelOptions {
   if (options.serialTemplate !== undefined) {
     try {
       checkSerialTemplate(options.serialTemplate);
@@ -33,6 +35,7 @@ function settingsFrom(options: { serialPolicy?: string; serialTemplate?: string;
     ...(options.serialTemplate ? { serialTemplate: options.serialTemplate } : {}),
     ...(options.allowReprovision ? { allowReprovision: true } : {}),
     ...(options.key ? { keyLabel: options.key } : {}),
+    ...(options.catalogCheck === false ? { checkCatalog: false } : {}),
   };
 }
 
