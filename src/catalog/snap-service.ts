@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Brand } from '../accounts/brands.js';
 import { actorOf, rolesOn, type Principal } from '../accounts/principal.js';
@@ -17,6 +18,7 @@ import { CatalogError } from './errors.js';
 import { inheritChain, isVisible, offer, type Offered } from './offer.js';
 import { SnapAssertions } from './snap-assertions.js';
 import { readSnapYaml } from './snap-file.js';
+import { openSnapFile, type BundleEntry } from './bundle-import.js';
 import { isSnapName, parseSnapYaml, type SnapType } from './snap-yaml.js';
 import { SnapRepository, type RevisionRecord, type SnapRecord } from './snaps.js';
 import { releaseAll, type ReleaseRequest } from './releases.js';
@@ -131,6 +133,42 @@ export class SnapService {
       await new AssertionStore(trx).put(declaration);
       await record({ action: 'snap.import', targetType: 'snap', targetId: name, storeId, before: null, after: { snapId, type, publisherId, signedBy: declaration.authorityId } });
       return snap;
+    });
+  }
+
+  /**
+   * Imports one revision from a bundle (`snap download` layout): its
+   * assertions verified against the trusted roots, its file against the
+   * snap-revision's digest and size, its snap.yaml against the declaration.
+   * The revision keeps its number and is approved (its store reviewed it).
+   */
+  async importRevision(principal: Principal, storeId: string, entry: BundleEntry): Promise<RevisionRecord> {
+    const trust = await this.custody.trust();
+    const refuse = (why: string) => new CatalogError('ERR_SIGNING_REFUSED', `cannot import ${basename(entry.snapFile)}: ${why}`);
+    const chain = entry.assertions.filter((a) => a.type === 'account' || a.type === 'account-key');
+    for (const r of trust.addBatch([...chain, entry.declaration, entry.revision])) if (r.error) throw refuse(`a device would reject ${r.assertion.ref}: ${r.error.message}`);
+    const declared = entry.declaration.headerString('snap-name');
+    const rev = entry.revision;
+    const blob = await this.blobs.receive(openSnapFile(entry));
+    if (blob.sha3_384 !== rev.headerString('snap-sha3-384') || String(blob.size) !== rev.headerString('snap-size')) throw refuse('the file is not the one its snap-revision describes (digest or size differ)');
+    const yaml = parseSnapYaml(await readSnapYaml(blob.path));
+    if (yaml.name !== declared) throw new CatalogError('ERR_SNAP_YAML_MISMATCH', `meta/snap.yaml: "name" is "${yaml.name}", but the declaration is for "${declared}"`);
+    if (yaml.provenance !== (rev.header('provenance') ?? 'global-upload')) throw refuse(`snap.yaml says provenance "${yaml.provenance}", its snap-revision another: a device would refuse it`);
+    let snap = await new SnapRepository(this.db).byName(declared);
+    if (!snap) snap = await this.importDeclaration(principal, storeId, entry.declaration, { type: yaml.type });
+    if (snap.snapId !== entry.declaration.headerString('snap-id')) throw refuse(`"${declared}" is registered here with another snap-id`);
+    const known = snap;
+    const number = Number(rev.headerString('snap-revision'));
+    return this.write(principal, async (trx, record) => {
+      const repo = new SnapRepository(trx);
+      const same = await repo.revisionByDigest(known.pk, blob.sha3_384);
+      if (same) return same;
+      if (await repo.revision(known.pk, number)) throw refuse(`"${declared}" already has a revision ${number} with other bytes`);
+      const added = await repo.addRevision(known.pk, yaml, blob, 'approved', actorOf(principal).actor, null, number);
+      const store = new AssertionStore(trx);
+      for (const a of [...chain, entry.declaration, rev]) await store.put(a);
+      await record({ action: 'revision.import', targetType: 'snap', targetId: `${declared}/${number}`, storeId: known.storeId, before: null, after: { revision: number, sha3_384: blob.sha3_384, size: blob.size, signedBy: rev.authorityId } });
+      return added;
     });
   }
 

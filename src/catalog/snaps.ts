@@ -158,11 +158,12 @@ export class SnapRepository {
   }
 
   /** Adds the next revision of the snap (numbers are per snap, 1, 2, 3, …). */
-  async addRevision(snapPk: number, yaml: SnapYaml, blob: { sha3_384: string; size: number }, status: ReviewStatus, by: string, uploadId: string | null): Promise<RevisionRecord> {
-    const last = await this.db('snap_revisions').where({ snap: snapPk }).max({ n: 'revision' }).first();
+  async addRevision(snapPk: number, yaml: SnapYaml, blob: { sha3_384: string; size: number }, status: ReviewStatus, by: string, uploadId: string | null, number?: number): Promise<RevisionRecord> {
+    const last = number === undefined ? await this.db('snap_revisions').where({ snap: snapPk }).max({ n: 'revision' }).first() : undefined;
     const row = {
       snap: snapPk,
-      revision: Number(last?.n ?? 0) + 1,
+      // Imported revisions keep the number their store gave them.
+      revision: number ?? Number(last?.n ?? 0) + 1,
       sha3_384: blob.sha3_384,
       size: blob.size,
       version: yaml.version,

@@ -4,6 +4,7 @@ import { Readable, Transform } from 'node:stream';
 import { OPERATOR } from '../accounts/principal.js';
 import { encodeStream } from '../assertions/index.js';
 import type { SnapService } from '../catalog/snap-service.js';
+import { readBundle } from '../catalog/bundle-import.js';
 import type { SnapType } from '../catalog/snap-yaml.js';
 import { revisionOut, snapOut } from '../http/admin/routes/snaps.js';
 import { AdminApiError } from './admin-client.js';
@@ -55,6 +56,8 @@ export interface CatalogOps {
   curate(store: string, name: string, mode: 'include' | 'exclude' | null): Promise<void>;
   pin(store: string, name: string, channel: string, revision: number | null): Promise<void>;
   setReviewPolicy(store: string, required: boolean): Promise<void>;
+  /** Imports a bundle (folder or tarball of NAME_REV.snap + NAME_REV.assert); `each` hears every revision imported. */
+  importBundle(store: string, path: string, each: (line: string) => void): Promise<number>;
   download(store: string, name: string, pick: { channel?: string; revision?: number; arch: string }): Promise<{ info: DownloadOut; file: () => Promise<Readable> }>;
 }
 
@@ -97,6 +100,18 @@ export function localCatalogOps(snaps: SnapService): CatalogOps {
     curate: (store, name, mode) => snaps.curate(OPERATOR, store, name, mode),
     pin: (store, name, channel, revision) => snaps.pin(OPERATOR, store, name, channel, revision),
     setReviewPolicy: (store, required) => snaps.setReviewPolicy(OPERATOR, store, required),
+    importBundle: async (store, path, each) => {
+      const { entries, cleanup } = await readBundle(path);
+      try {
+        for (const [i, entry] of entries.entries()) {
+          const r = await snaps.importRevision(OPERATOR, store, entry);
+          each(`[${i + 1}/${entries.length}] ${entry.declaration.headerString('snap-name')} revision ${r.revision} (${r.version})`);
+        }
+        return entries.length;
+      } finally {
+        await cleanup();
+      }
+    },
     download: async (store, name, pick) => {
       const d = await snaps.download(store, name, { ...(pick.channel ? { channel: pick.channel } : {}), ...(pick.revision ? { revision: pick.revision } : {}), architecture: pick.arch });
       return {
@@ -149,6 +164,7 @@ export function remoteCatalogOps(baseUrl: string, token: string, http: typeof fe
     curate: (store, name, mode) => request('PUT', `api/v1/stores/${e(store)}/curation/${e(name)}`, { mode }),
     pin: (store, name, channel, revision) => request('PUT', `api/v1/stores/${e(store)}/pins/${e(name)}`, { channel, revision }),
     setReviewPolicy: async (store, required) => void (await request('PUT', `api/v1/stores/${e(store)}/review-policy`, { reviewRequired: required })),
+    importBundle: () => Promise.reject(new CliError('snap import runs on the appliance, on its data directory: drop --url')),
     download: async (store, name, pick) => {
       const q = new URLSearchParams({ arch: pick.arch, ...(pick.channel ? { channel: pick.channel } : {}), ...(pick.revision ? { revision: String(pick.revision) } : {}) });
       const info = await request<DownloadOut & { file: string }>('GET', `${snapPath(store, name)}/download?${q.toString()}`);

@@ -1,8 +1,10 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { copyFileSync, createReadStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cli } from '../support/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPERATOR } from '../../src/accounts/principal.js';
-import { NodeSigner, TrustDatabase, formatRfc3339, signAssertion, type Assertion } from '../../src/assertions/index.js';
+import { NodeSigner, TrustDatabase, encodeStream, formatRfc3339, signAssertion, type Assertion } from '../../src/assertions/index.js';
 import { CatalogError } from '../../src/catalog/errors.js';
 import { buildSnap } from '../support/snaps.js';
 import { removeDataDir, startTestVault, testDataDir, type TestVault } from '../support/vault.js';
@@ -91,6 +93,30 @@ describe('the canonical trust setup', () => {
     expect(await refusal(model)).toBe('ERR_MODEL_SNAP: model box names gadget snap "other-gadget", but "other-gadget" is published by "fakecanonical", not by the brand "acme"');
     const wrongType = tv.vault.models.createModel({ 'brand-id': 'acme', model: 'box', architecture: 'amd64', gadget: 'acme-app', kernel: 'acme-app' });
     expect(await refusal(wrongType)).toBe('ERR_MODEL_SNAP: model box names gadget snap "acme-app", but "acme-app" is a snap of type app');
+  });
+
+  it('imports a bundle as `snap download` writes it, keeping the revision number; a file that is not the one signed is refused', async () => {
+    const bundle = join(dir, 'bundle');
+    mkdirSync(bundle);
+    const file = buildSnap(dir, { name: 'acme-tool', version: '3.1', architectures: ['amd64'] });
+    const bytes = readFileSync(file);
+    const decl = await declaration('AcmeToolSnapId00000000000000001', 'acme-tool');
+    const rev = await signAssertion({ type: 'snap-revision', 'authority-id': 'fakecanonical', 'snap-sha3-384': createHash('sha3-384').update(bytes).digest('base64url'), 'snap-id': 'AcmeToolSnapId00000000000000001', 'snap-size': String(bytes.length), 'snap-revision': '7', 'developer-id': 'acme', timestamp: now() } as never, undefined, root);
+    copyFileSync(file, join(bundle, 'acme-tool_7.snap'));
+    writeFileSync(join(bundle, 'acme-tool_7.assert'), encodeStream([roots[1]!, decl, rev]));
+    const imported = await cli('snap', 'import', bundle, '--store', 'acme', '--data-dir', dir);
+    expect(imported.stderr).toBe('[1/1] acme-tool revision 7 (3.1)\n');
+    expect(imported.stdout).toBe('imported 1 revision into acme\n');
+    await tv.vault.snaps.release(OPERATOR, 'acme', 'acme-tool', [{ revision: 7, channel: 'stable' }]);
+    expect((await tv.vault.snaps.offer('acme', ['acme-tool'], 'stable', 'amd64')).get('acme-tool')?.revision.revision).toBe(7);
+    // Again: the same revision, not a second one.
+    expect((await cli('snap', 'import', bundle, '--store', 'acme', '--data-dir', dir)).code).toBe(0);
+    expect((await tv.vault.snaps.status(OPERATOR, 'acme', 'acme-tool')).revisions.map((r) => r.revision)).toEqual([7]);
+    // Other bytes under the same assertions.
+    copyFileSync(buildSnap(dir, { name: 'acme-tool', version: '3.2' }), join(bundle, 'acme-tool_7.snap'));
+    const tampered = await cli('snap', 'import', bundle, '--store', 'acme', '--data-dir', dir);
+    expect(tampered.code).toBe(1);
+    expect(tampered.stderr).toContain('cannot import acme-tool_7.snap: the file is not the one its snap-revision describes (digest or size differ) [ERR_SIGNING_REFUSED]');
   });
 
   it('refuses a declaration no trusted root signed', async () => {

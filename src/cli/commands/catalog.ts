@@ -149,6 +149,12 @@ export function catalogCommand(io: CliIo): Command {
       if (!o.json) io.stdout(`store ${o.store}: review ${o.review}\n`);
     }));
 
+  targetOptions(snap.command('import').description('import snaps with their assertions (signed by Canonical, or a root this vault trusts): a folder or tarball of NAME_REV.snap + NAME_REV.assert, as `snap download` writes them').argument('<bundle>').addOption(storeOption()))
+    .action(async (bundle, o) => withCatalog(o, async (ops) => {
+      const n = await ops.importBundle(o.store, bundle, (line) => io.stderr(`${line}\n`));
+      if (!o.json) io.stdout(`imported ${n} revision${n === 1 ? '' : 's'} into ${o.store}\n`);
+    }));
+
   targetOptions(
     snap
       .command('download')
