@@ -119,6 +119,23 @@ describe('the canonical trust setup', () => {
     expect(tampered.stderr).toContain('cannot import acme-tool_7.snap: the file is not the one its snap-revision describes (digest or size differ) [ERR_SIGNING_REFUSED]');
   });
 
+  it('authority trust adds a self-signed root from a file, and refuses one that is not self-signed', async () => {
+    const other = new NodeSigner(generateKeyPairSync('rsa', { modulusLength: 4096 }).privateKey);
+    const account = await signAssertion({ type: 'account', 'authority-id': 'otherroot', 'account-id': 'otherroot', 'display-name': 'Other', validation: 'verified', timestamp: now() }, undefined, other);
+    const key = await signAssertion({ type: 'account-key', 'authority-id': 'otherroot', 'account-id': 'otherroot', name: 'root', since: now(), 'public-key-sha3-384': other.publicKey.id }, Buffer.from(other.publicKey.encoded), other);
+    const file = join(dir, 'other-root.assert');
+    writeFileSync(file, encodeStream([account, key]));
+    const trusted = await cli('authority', 'trust', file, '--data-dir', dir);
+    expect(trusted.stdout).toBe(`trusting root "otherroot" (key ${other.publicKey.id})\n`);
+    expect((await tv.vault.custody.exportTrusted()).map((a) => a.ref)).toContain(account.ref);
+    const forged = await signAssertion({ type: 'account', 'authority-id': 'thirdroot', 'account-id': 'thirdroot', 'display-name': 'Third', validation: 'verified', timestamp: now() }, undefined, root);
+    const forgedKey = await signAssertion({ type: 'account-key', 'authority-id': 'thirdroot', 'account-id': 'thirdroot', name: 'root', since: now(), 'public-key-sha3-384': other.publicKey.id }, Buffer.from(other.publicKey.encoded), root);
+    writeFileSync(file, encodeStream([forged, forgedKey]));
+    const refused = await cli('authority', 'trust', file, '--data-dir', dir);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/does not verify with the key it registers.*\[ERR_ROOT_INVALID\]/);
+  });
+
   it('refuses a declaration no trusted root signed', async () => {
     const stranger = new NodeSigner(generateKeyPairSync('rsa', { modulusLength: 4096 }).privateKey);
     const forged = await signAssertion({ type: 'snap-declaration', 'authority-id': 'fakecanonical', series: '16', 'snap-id': 'ForgedSnapId0000000000000000001', 'snap-name': 'forged', 'publisher-id': 'acme', timestamp: now() } as never, undefined, stranger);

@@ -55,6 +55,22 @@ export function brandCommands(io: CliIo): Command[] {
       });
     });
 
+  authority
+    .command('trust')
+    .description("trust a root that signs itself: Canonical's account and root account-key (for brands in the canonical setup), from an assertion file")
+    .argument('<file>', 'the account and account-key assertions of the root ("-" for standard input)')
+    .addOption(dataDirOption())
+    .action(async (file, options) => {
+      const assertions = decodeStream(await io.readFile(file).catch((e: Error) => Promise.reject(new CliError(`cannot read ${file}: ${e.message}`))));
+      const account = assertions.find((a) => a.type === 'account');
+      const accountKey = assertions.find((a) => a.type === 'account-key');
+      if (!account || !accountKey) throw new CliError(`${file} must hold the root's account and account-key assertions`);
+      await withVault(options.dataDir, async (vault) => {
+        await vault.custody.trustRoot(account, accountKey);
+        io.stdout(`trusting root "${account.headerString('account-id')}" (key ${accountKey.headerString('public-key-sha3-384')})\n`);
+      });
+    });
+
   const brand = new Command('brand').description('brand accounts and their signing keys');
   brand
     .command('create')
