@@ -65,8 +65,25 @@ export class SnapService {
     return new UnitOfWork(this.db, this.clock).run(who, work);
   }
 
+  private cachedTree: { at: number; tree: Promise<StoreTree> } | undefined;
+
   private tree(): Promise<StoreTree> {
     return new StoreRepository(this.db).tree();
+  }
+
+  /**
+   * The store tree for offer queries, read at most once a second: every
+   * device request walks it, and a store created just now shows in offers
+   * within that second. Writes always read it fresh.
+   */
+  private offerTree(): Promise<StoreTree> {
+    const now = Date.now();
+    if (!this.cachedTree || now - this.cachedTree.at > 1000) {
+      const tree = new StoreRepository(this.db).tree();
+      tree.catch(() => (this.cachedTree = undefined));
+      this.cachedTree = { at: now, tree };
+    }
+    return this.cachedTree.tree;
   }
 
   private async brandOf(tree: StoreTree, storeId: string): Promise<{ brand: Brand; root: string }> {
@@ -323,7 +340,7 @@ export class SnapService {
   }
 
   async offer(storeId: string, names: readonly string[], channel: Channel | string, architecture: string): Promise<Map<string, Offered>> {
-    return offer(this.db, await this.tree(), storeId, names, typeof channel === 'string' ? parseChannel(channel) : channel, architecture);
+    return offer(this.db, await this.offerTree(), storeId, names, typeof channel === 'string' ? parseChannel(channel) : channel, architecture);
   }
 
   /** The file and assertions of what a store offers, for `snap download`. */

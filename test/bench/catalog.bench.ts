@@ -72,6 +72,7 @@ try {
       out.push(performance.now() - s);
       found += offered.size;
     }
+    if (process.env['BENCH_VERBOSE']) console.log(`  p90 ${fmt(pct(out, 90))} p95 ${fmt(pct(out, 95))} max ${fmt(Math.max(...out))}`);
     return { p50: pct(out, 50), p99: pct(out, 99), found: found / n };
   };
   const rnd = () => Math.floor(Math.random() * SNAPS);
