@@ -22,14 +22,7 @@ import { openSnapFile, type BundleEntry } from './bundle-import.js';
 import { isSnapName, parseSnapYaml, type SnapType } from './snap-yaml.js';
 import { SnapRepository, type RevisionRecord, type SnapRecord } from './snaps.js';
 import { releaseAll, type ReleaseRequest } from './releases.js';
-
-const SNAP_ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-/** 32 letters and digits, as the snap store's ids (rejection sampling keeps them uniform). */
-function newSnapId(): string {
-  let id = '';
-  while (id.length < 32) for (const b of randomBytes(48)) if (b < 248 && id.length < 32) id += SNAP_ID_ALPHABET[b % 62];
-  return id;
-}
+import { newSnapId, revisionAssertions } from './delivery.js';
 
 export interface SnapStatus {
   readonly snap: SnapRecord;
@@ -360,20 +353,7 @@ export class SnapService {
   }
 
   /** A revision's snap-revision and snap-declaration with their prerequisites, as `snap download` writes them. */
-  async assertionsFor(snap: SnapRecord, revision: RevisionRecord): Promise<Assertion[]> {
-    const store = new AssertionStore(this.db);
-    const rev = await store.get('snap-revision', [revision.sha3_384, revision.provenance]);
-    const decl = await store.get('snap-declaration', ['16', snap.snapId]);
-    const out: Assertion[] = [];
-    const addChain = async (a: Assertion | undefined) => {
-      if (!a) return;
-      const key = await store.get('account-key', [a.signKeyId]);
-      if (key && !out.some((o) => o.ref === key.ref)) out.push(key);
-    };
-    for (const a of [decl, rev]) await addChain(a);
-    const account = await store.get('account', [snap.publisherId]);
-    if (account) out.push(account);
-    for (const a of [decl, rev]) if (a) out.push(a);
-    return out;
+  assertionsFor(snap: SnapRecord, revision: RevisionRecord): Promise<Assertion[]> {
+    return revisionAssertions(new AssertionStore(this.db), snap, revision);
   }
 }
