@@ -2,10 +2,10 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { copyFileSync, createReadStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli } from '../support/cli.js';
+import { catalogRefusal } from '../support/refusal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPERATOR } from '../../src/accounts/principal.js';
 import { NodeSigner, TrustDatabase, encodeStream, formatRfc3339, signAssertion, type Assertion } from '../../src/assertions/index.js';
-import { CatalogError } from '../../src/catalog/errors.js';
 import { buildSnap } from '../support/snaps.js';
 import { removeDataDir, startTestVault, testDataDir, type TestVault } from '../support/vault.js';
 
@@ -25,15 +25,7 @@ describe('the canonical trust setup', () => {
   const declaration = (snapId: string, name: string, extra: Record<string, unknown> = {}) =>
     signAssertion({ type: 'snap-declaration', 'authority-id': 'fakecanonical', series: '16', 'snap-id': snapId, 'snap-name': name, 'publisher-id': 'acme', timestamp: now(), ...extra } as never, undefined, root);
 
-  const refusal = async (p: Promise<unknown>) => {
-    try {
-      await p;
-      return 'ok';
-    } catch (e) {
-      if (e instanceof CatalogError) return `${e.code}: ${e.message}`;
-      throw e;
-    }
-  };
+  const refusal = catalogRefusal;
 
   beforeAll(async () => {
     dir = testDataDir();

@@ -4,22 +4,14 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPERATOR, type Principal } from '../../src/accounts/principal.js';
-import { CatalogError } from '../../src/catalog/errors.js';
 import { SnapService } from '../../src/catalog/snap-service.js';
+import { catalogRefusal } from '../support/refusal.js';
 import { buildSnap } from '../support/snaps.js';
 import { removeDataDir, startAdminVault, testDataDir, type AdminTestVault } from '../support/vault.js';
 
 const BRAND = 'demo-brand';
 
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    if (e instanceof CatalogError) return `${e.code}: ${e.message}`;
-    throw e;
-  }
-}
+const code = catalogRefusal;
 
 describe('the catalog refuses bad input with a stable code, and keeps nothing of it', () => {
   let dir: string;
