@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, readFileSync, readdirSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPERATOR } from '../../src/accounts/principal.js';
@@ -23,11 +23,14 @@ async function withVault<T>(dir: string, fn: (v: Vault) => Promise<T>): Promise<
   }
 }
 
+/** A folder's entries; none when it does not exist yet (a kill before the first upload). */
+const list = (path: string): string[] => (existsSync(path) ? readdirSync(path) : []);
+
 /** Every file in the blob store is whole: its name is the SHA3-384 of its bytes. Returns the digests held. */
 function wholeBlobs(dir: string): string[] {
   const root = join(dir, 'blobs');
   const held: string[] = [];
-  for (const sub of readdirSync(root)) {
+  for (const sub of list(root)) {
     if (sub === 'tmp') continue;
     for (const f of readdirSync(join(root, sub))) {
       const hex = createHash('sha3-384').update(readFileSync(join(root, sub, f))).digest('hex');
@@ -102,10 +105,15 @@ describe('uploads killed mid-way (SIGKILL)', () => {
         const { upload_id } = (await up.json()) as { upload_id: string };
         await fetch(`${api}stores/demo-brand/snaps/crash-app/revisions`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ 'upload-id': upload_id }) });
       })().catch(() => undefined);
-      await sleep(i % 2 === 1 ? 400 : 40 + i * 30);
+      if (i % 2 === 1) {
+        // Mid-stream for sure: the half-written file is there when the kill comes.
+        for (let t = 0; t < 100 && list(join(dir, 'blobs', 'tmp')).length === 0; t++) await sleep(50);
+      } else {
+        await sleep(40 + i * 30);
+      }
       await kill();
       await work;
-      if (i % 2 === 1) leftovers += readdirSync(join(dir, 'blobs', 'tmp')).length;
+      if (i % 2 === 1) leftovers += list(join(dir, 'blobs', 'tmp')).length;
       // Opening the vault again sweeps what the upload left, then the rows are checked against the store.
       await withVault(dir, async (v) => {
         const rows = (await v.db('snap_revisions').select('sha3_384', 'size')) as Array<{ sha3_384: string; size: number }>;
@@ -115,7 +123,7 @@ describe('uploads killed mid-way (SIGKILL)', () => {
           expect(statSync(v.snaps.blobs.pathOf(r.sha3_384)).size).toBe(Number(r.size));
         }
       });
-      expect(readdirSync(join(dir, 'blobs', 'tmp'))).toEqual([]);
+      expect(list(join(dir, 'blobs', 'tmp'))).toEqual([]);
     }
     // The kills did land mid-stream: there were half-written files to sweep.
     expect(leftovers).toBeGreaterThan(0);
