@@ -127,6 +127,13 @@ describe.each(['sqlite', 'pg'] as const)('the catalog through the CLI on %s', (d
     await ok('admin', 'snap', 'uncurate', 'hello-flow', '--store', 'line-a');
     expect(await offers('line-a-eu', 'hello-flow')).toBe(1);
 
+    // Other types: the brand's gadget, for two architectures, and its type is checked against the registration.
+    await ok('publisher', 'snap', 'upload', buildSnap(dir, { name: 'flow-gadget', type: 'gadget', architectures: ['amd64', 'arm64'] }), '--store', BRAND);
+    await ok('publisher', 'snap', 'release', 'flow-gadget', '1', 'stable', '--store', BRAND);
+    expect(await offers('line-a-eu', 'flow-gadget', 'stable', 'arm64')).toBe(1);
+    const wrongType = await as('publisher', 'snap', 'upload', buildSnap(dir, { name: 'flow-gadget', version: '2', type: 'kernel' }), '--store', BRAND);
+    expect(wrongType.stderr).toContain('meta/snap.yaml: "type" is "kernel", but "flow-gadget" is registered as gadget [ERR_SNAP_YAML_MISMATCH]');
+
     const listed = (await v.vault.snaps.visible('line-a-eu')).map((s) => s.name);
     expect(listed).toEqual(['flow-gadget', 'hello-flow', 'secret-tool']);
 
