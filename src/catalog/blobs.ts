@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -35,13 +35,6 @@ export class BlobStore {
   pathOf(sha3_384: string): string {
     const hex = hexOf(sha3_384);
     return join(this.root, hex.slice(0, 2), `${hex}.snap`);
-  }
-
-  async has(sha3_384: string): Promise<boolean> {
-    return stat(this.pathOf(sha3_384)).then(
-      (s) => s.isFile(),
-      () => false,
-    );
   }
 
   /** Removes what an interrupted upload left behind; run at start. */

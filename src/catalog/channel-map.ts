@@ -43,13 +43,9 @@ export class ChannelMap {
     return heads.map((h) => String(h.architecture));
   }
 
-  /** The heads of these snaps, optionally only on these channels and architectures (the offer query's narrowing). */
-  async heads(snapPks: readonly number[], only: { channels?: readonly string[]; architectures?: readonly string[] } = {}): Promise<ChannelHead[]> {
+  async heads(snapPks: readonly number[]): Promise<ChannelHead[]> {
     if (snapPks.length === 0) return [];
-    let q = this.db('channel_heads').whereIn('snap', [...snapPks]);
-    if (only.channels) q = q.whereIn('channel', [...only.channels]);
-    if (only.architectures) q = q.whereIn('architecture', [...only.architectures]);
-    const rows = await q.orderBy(['snap', 'channel', 'architecture']);
+    const rows = await this.db('channel_heads').whereIn('snap', [...snapPks]).orderBy(['snap', 'channel', 'architecture']);
     return rows.map((r) => ({ snapPk: Number(r.snap), channel: String(r.channel), architecture: String(r.architecture), revision: Number(r.revision) }));
   }
 

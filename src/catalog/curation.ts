@@ -31,7 +31,8 @@ export class CurationRepository {
     return rows.map((r) => ({ storeId: String(r.store_id), snapPk: Number(r.snap), mode: String(r.mode) as CurationMode }));
   }
 
-  async included(storeIds: readonly string[]): Promise<CurationRow[]> {
+  /** Every include and exclude these stores have made. */
+  async forStores(storeIds: readonly string[]): Promise<CurationRow[]> {
     const rows = await this.db('store_curation').whereIn('store_id', [...storeIds]);
     return rows.map((r) => ({ storeId: String(r.store_id), snapPk: Number(r.snap), mode: String(r.mode) as CurationMode }));
   }

@@ -325,7 +325,7 @@ export class SnapService {
     const tree = await this.tree();
     const chain = inheritChain(tree, storeId);
     const ids = chain.map((s) => s.id);
-    const curation = await new CurationRepository(this.db).included(ids);
+    const curation = await new CurationRepository(this.db).forStores(ids);
     const repo = new SnapRepository(this.db);
     const candidates = new Map<number, SnapRecord>();
     for (const s of [...(await repo.inStores(ids)), ...(await repo.byPks(curation.filter((c) => c.mode === 'include').map((c) => c.snapPk)))]) candidates.set(s.pk, s);

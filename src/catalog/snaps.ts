@@ -116,10 +116,6 @@ export class SnapRepository {
     return pks.length === 0 ? [] : (await this.db('snaps').whereIn('id', [...pks])).map(toSnap);
   }
 
-  async byNames(names: readonly string[]): Promise<SnapRecord[]> {
-    return names.length === 0 ? [] : (await this.db('snaps').whereIn('name', [...names])).map(toSnap);
-  }
-
   async inStores(storeIds: readonly string[]): Promise<SnapRecord[]> {
     return (await this.db('snaps').whereIn('store_id', [...storeIds]).orderBy('name')).map(toSnap);
   }

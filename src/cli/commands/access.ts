@@ -4,21 +4,11 @@ import { ROLES, ROLE_TITLES, isRole, type Role } from '../../accounts/roles.js';
 import { adminCliError, localOps, remoteOps, type AdminOps, type StoreNodeOut, type TokenOut } from '../admin-client.js';
 import { CliError, type CliIo } from '../io.js';
 import { dataDirOption, withVault } from './vault-options.js';
-import { readToken, targetOptions, type Target } from './target.js';
+import { targetOptions, withTarget, type Target } from './target.js';
+import type { Vault } from '../../app.js';
 
-/**
- * Runs `fn` with the operations of the chosen side: the local data
- * directory (as the appliance's operator), or the admin API with the
- * caller's access token.
- */
-async function withOps<T>(o: Target, fn: (ops: AdminOps) => Promise<T>): Promise<T> {
-  try {
-    if (o.url) return await fn(remoteOps(o.url, await readToken(o)));
-    return await withVault(o.dataDir, (vault) => fn(localOps(vault.accounts)));
-  } catch (e) {
-    throw adminCliError(e);
-  }
-}
+const ADMIN_SIDES = { local: (vault: Vault) => localOps(vault.accounts), remote: (url: string, token: string) => remoteOps(url, token), asError: adminCliError };
+const withOps = <T>(o: Target, fn: (ops: AdminOps) => Promise<T>) => withTarget(o, ADMIN_SIDES, fn);
 
 const roleArg = (value: string): Role => {
   if (!isRole(value)) throw new CliError(`"${value}" is not a role: use one of ${ROLES.join(', ')}`);

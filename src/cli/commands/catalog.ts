@@ -10,17 +10,11 @@ import { SNAP_TYPES, parseSnapYaml, type SnapType } from '../../catalog/snap-yam
 import { adminCliError } from '../admin-client.js';
 import { localCatalogOps, remoteCatalogOps, type CatalogOps, type StatusOut } from '../catalog-client.js';
 import { CliError, type CliIo } from '../io.js';
-import { withVault } from './vault-options.js';
-import { readToken, targetOptions, type Target } from './target.js';
+import { targetOptions, withTarget, type Target } from './target.js';
+import type { Vault } from '../../app.js';
 
-async function withCatalog<T>(o: Target, fn: (ops: CatalogOps) => Promise<T>): Promise<T> {
-  try {
-    if (o.url) return await fn(remoteCatalogOps(o.url, await readToken(o)));
-    return await withVault(o.dataDir, (vault) => fn(localCatalogOps(vault.snaps)));
-  } catch (e) {
-    throw adminCliError(e);
-  }
-}
+const CATALOG_SIDES = { local: (vault: Vault) => localCatalogOps(vault.snaps), remote: (url: string, token: string) => remoteCatalogOps(url, token), asError: adminCliError };
+const withCatalog = <T>(o: Target, fn: (ops: CatalogOps) => Promise<T>) => withTarget(o, CATALOG_SIDES, fn);
 
 const storeOption = () => new Option('--store <store>', 'the store (id) the snap is in').env('SERIAL_VAULT_STORE').makeOptionMandatory();
 const revisionArg = (v: string): number => {

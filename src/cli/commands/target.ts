@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { Option, type Command, type OptionValues } from '@commander-js/extra-typings';
 import { CliError } from '../io.js';
-import { dataDirOption } from './vault-options.js';
+import { dataDirOption, withVault } from './vault-options.js';
+import type { Vault } from '../../app.js';
 
 /** Where a command acts: a local data directory (as the operator), or a vault's admin API with an access token. */
 export interface Target {
@@ -23,4 +24,23 @@ export async function readToken(o: Target): Promise<string> {
   const token = o.tokenFile ? (await readFile(o.tokenFile, 'utf8').catch((e: Error) => Promise.reject(new CliError(`cannot read ${o.tokenFile}: ${e.message}`)))).trim() : process.env['SERIAL_VAULT_TOKEN'];
   if (!token) throw new CliError('with --url, give your access token: --token-file FILE or SERIAL_VAULT_TOKEN');
   return token;
+}
+
+/**
+ * Runs `fn` with the operations of the chosen side: the local data
+ * directory (as the appliance's operator), or the admin API with the
+ * caller's access token. Refusals from either side become one line with
+ * their code (`asError`).
+ */
+export async function withTarget<Ops, T>(
+  o: Target,
+  sides: { local: (vault: Vault) => Ops; remote: (url: string, token: string) => Ops; asError: (e: unknown) => unknown },
+  fn: (ops: Ops) => Promise<T>,
+): Promise<T> {
+  try {
+    if (o.url) return await fn(sides.remote(o.url, await readToken(o)));
+    return await withVault(o.dataDir, (vault) => fn(sides.local(vault)));
+  } catch (e) {
+    throw sides.asError(e);
+  }
 }
