@@ -6,8 +6,8 @@
 #   scripts/setup-system.sh --test   runtime and test packages (PKCS#11 tools as test oracles)
 set -euo pipefail
 
-runtime=(softhsm2)
-test_only=(gnutls-bin opensc postgresql postgresql-common systemd snapd squashfs-tools chromium)
+runtime=(softhsm2 squashfs-tools)  # squashfs-tools: unsquashfs reads meta/snap.yaml of uploads
+test_only=(gnutls-bin opensc postgresql postgresql-common systemd snapd chromium curl)
 
 want=("${runtime[@]}")
 if [[ "${1:-}" == "--test" ]]; then want+=("${test_only[@]}"); fi
