@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { databaseFile, type Config } from './config.js';
+import { databaseFile, storePublicUrl, type Config } from './config.js';
 import { checkpointWhenIdle, migrate, openDatabase } from './db/database.js';
 import { AccountsService } from './accounts/service.js';
 import { createLogger } from './logging.js';
@@ -11,6 +11,7 @@ import { ModelService } from './catalog/model-service.js';
 import { SnapService } from './catalog/snap-service.js';
 import { Custody } from './custody/custody.js';
 import { ProvisioningService } from './provisioning/service.js';
+import { StoreService } from './store/store-service.js';
 import type { Vault, VaultOptions } from './vault.js';
 import { useSoftHsmConfig } from './keystore/pkcs11/softhsm.js';
 
@@ -79,11 +80,19 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
     if (swept > 0) logger.info({ files: swept }, 'removed unfinished uploads');
     const provisioning = new ProvisioningService(db, signing, { custody, models }, { requestIdTtlMs: config.device.requestIdTtlSeconds * 1000 });
     await provisioning.start();
+    const store = new StoreService(db, custody, snaps.blobs, {
+      publicUrl: storePublicUrl(config),
+      anonymousStore: config.store.anonymousStore,
+      sessionTtlMs: config.store.sessionHours * 3600_000,
+      nonceTtlMs: config.store.nonceSeconds * 1000,
+      clockSkewMs: config.store.clockSkewSeconds * 1000,
+    });
     const accounts = new AccountsService(db, { sessionTtlMs: config.admin.sessionHours * 3600_000, maxTokenDays: config.admin.maxTokenDays });
     // Used request-ids are kept a day after they expire (re-posts, audit), then forgotten.
     const pruner = setInterval(() => {
       void provisioning.requestIds.prune().catch(() => undefined);
       void accounts.pruneSessions().catch(() => undefined);
+      void store.sessions.prune().catch(() => undefined);
     }, 3600_000);
     pruner.unref();
     const stopCheckpointTimer = stopMaintenance;
@@ -100,6 +109,7 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
       models,
       snaps,
       provisioning,
+      store,
       accounts,
       logger,
       metrics,

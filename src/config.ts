@@ -81,6 +81,22 @@ export const ConfigSchema = z.strictObject({
       maxSnapBytes: opt(z.number().int().min(4096), { description: 'largest .snap an upload may send (bytes)', env: 'SERIAL_VAULT_MAX_SNAP_BYTES', snap: 'catalog.max-snap-bytes' }).default(2 * 1024 * 1024 * 1024),
     })
     .prefault({}),
+  store: z
+    .strictObject({
+      host: opt(z.string(), { description: 'store listener address: what snapd on devices talks to (sessions, snap actions, info, find, assertions, downloads)', env: 'SERIAL_VAULT_STORE_HOST', snap: 'store.host' }).default('127.0.0.1'),
+      port: opt(z.number().int().min(0).max(65535), { description: 'store listener port (0 picks a free one)', env: 'SERIAL_VAULT_STORE_PORT', snap: 'store.port' }).default(8082),
+      basePath: opt(z.string().regex(/^\/(?:[A-Za-z0-9._~-]+\/)*$/, 'must start and end with "/"'), { description: 'the path prefix the store is served under (behind a proxy that keeps it)', env: 'SERIAL_VAULT_STORE_BASE_PATH', snap: 'store.base-path' }).default('/'),
+      publicUrl: opt(z.url({ protocol: /^https?$/ }).optional(), {
+        description: 'the URL devices reach the store at (SNAPPY_FORCE_API_URL, or the url of the store assertion): download and assertion URLs are made from it; default http://<host>:<port><basePath>',
+        env: 'SERIAL_VAULT_STORE_PUBLIC_URL',
+        snap: 'store.public-url',
+      }),
+      sessionHours: opt(z.number().min(1 / 3600).max(24 * 30), { description: 'how long a device session lasts; snapd makes a new one when told it expired', snap: 'store.session-hours' }).default(24),
+      nonceSeconds: opt(z.number().int().min(5).max(3600), { description: 'how long a session nonce may be used' }).default(300),
+      clockSkewSeconds: opt(z.number().int().min(5).max(7 * 86400), { description: "how far a device-session-request's timestamp may be from the vault's clock", snap: 'store.clock-skew' }).default(600),
+      anonymousStore: opt(z.string().min(1).optional(), { description: 'a store whose public snaps requests without a device session may see (off: they see nothing)', snap: 'store.anonymous-store' }),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: opt(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), { description: 'the lowest level logged', env: 'SERIAL_VAULT_LOG_LEVEL', snap: 'log.level' }).default('info'),
@@ -185,7 +201,7 @@ export async function loadConfig(dataDir: string, overrides: Partial<ConfigInput
   }
   const fromEnv = applyEnv(raw, env);
   const base = fromEnv.config;
-  const merged = { ...base, ...overrides, dataDir: dir, device: { ...(base['device'] as object), ...(overrides.device as object) } };
+  const merged = { ...base, ...overrides, dataDir: dir, device: { ...(base['device'] as object), ...(overrides.device as object) }, store: { ...(base['store'] as object), ...(overrides.store as object) } };
   const result = ConfigSchema.safeParse(merged);
   const problems = [...fromEnv.problems, ...(result.success ? [] : result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`))];
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
@@ -207,4 +223,15 @@ export function resolvePaths(config: Config): Config {
 
 export function databaseFile(config: Config): string | undefined {
   return config.database.client === 'sqlite' ? resolve(config.dataDir, config.database.filename ?? 'vault.db') : undefined;
+}
+
+/**
+ * Where devices reach the store listener, ending in "/": the configured
+ * public URL, else its own address (a port of 0 is replaced once it
+ * listens, see serveStore).
+ */
+export function storePublicUrl(config: Config, port = config.store.port): string {
+  if (config.store.publicUrl) return config.store.publicUrl.endsWith('/') ? config.store.publicUrl : `${config.store.publicUrl}/`;
+  const host = config.store.host.includes(':') ? `[${config.store.host}]` : config.store.host;
+  return `http://${host}:${port}${config.store.basePath}`;
 }

@@ -3,11 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { OidcSignIn } from './accounts/sso.js';
 import { VERSION, type Vault } from './vault.js';
-import type { Config } from './config.js';
+import { storePublicUrl, type Config } from './config.js';
 import { pendingMigrations } from './db/database.js';
 import { vaultSecret } from './db/settings.js';
 import { adminApp } from './http/admin-app.js';
 import { Lifecycle, deviceApp } from './http/device-app.js';
+import { storeApp } from './http/store-app.js';
 
 /**
  * The vault's listeners: the device API and the admin listener (admin API,
@@ -87,6 +88,38 @@ export async function serveDevices(vault: Vault): Promise<Listening> {
     async close(graceMs = 20_000) {
       const drained = await lifecycle.drain(graceMs);
       if (!drained) vault.logger.warn({ inFlight: lifecycle.inFlight }, 'requests still in progress at the end of the shutdown grace period');
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+/** Starts the store listener: what snapd's store client calls (sessions, snap actions, info, find, assertions, files). */
+export async function serveStore(vault: Vault): Promise<Listening> {
+  const { store } = vault.config;
+  const lifecycle = new Lifecycle();
+  const app = storeApp(vault.store, { basePath: store.basePath, maxBodyBytes: 4 * 1024 * 1024, logger: vault.logger, metrics: vault.metrics, lifecycle });
+  const server = createServer({ connectionsCheckingInterval: 1000 }, app.callback());
+  server.keepAliveTimeout = 5000;
+  server.headersTimeout = 10_000;
+  // Downloads of large snaps over slow links take long: no overall request timeout, only snapd's own speed floor.
+  server.requestTimeout = 0;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(store.port, store.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  if (!store.publicUrl) vault.store.listeningAt(storePublicUrl(vault.config, address.port));
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}${store.basePath}`;
+  vault.logger.info({ url, publicUrl: vault.store.url, anonymousStore: store.anonymousStore ?? 'off' }, 'store listening');
+  return {
+    server,
+    url,
+    async close(graceMs = 20_000) {
+      await lifecycle.drain(graceMs);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

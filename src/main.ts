@@ -1,11 +1,11 @@
 import { OPERATOR } from './accounts/principal.js';
 import { HttpError } from './http/errors.js';
-import { serveAdmin, serveDevices, type Listening } from './listeners.js';
+import { serveAdmin, serveDevices, serveStore, type Listening } from './listeners.js';
 import { reopenLog } from './logging.js';
 import type { Vault } from './vault.js';
 
 /**
- * The vault's process life: both listeners up (or a one-line reason and
+ * The vault's process life: the three listeners up (or a one-line reason and
  * everything closed), SIGHUP re-opens the log, SIGINT or SIGTERM drains the
  * registrations in progress, then the listeners, HSM sessions and database
  * close. Resolves once stopped.
@@ -23,16 +23,19 @@ export async function runVault(vault: Vault, say: (line: string) => void): Promi
     }
   };
   let devices: Listening | undefined;
+  let store: Listening | undefined;
   let admin: Listening;
   try {
     devices = await listen('device API', vault.config.device.port, () => serveDevices(vault));
+    store = await listen('store listener', vault.config.store.port, () => serveStore(vault));
     admin = await listen('admin listener', vault.config.admin.port, () => serveAdmin(vault));
   } catch (e) {
+    await store?.close();
     await devices?.close();
     await vault.close();
     throw e;
   }
-  say(`serial-vault ${vault.config.dataDir}: device API on ${devices.url}, admin API on ${admin.url}api/v1/ (sign-in, metrics, health)`);
+  say(`serial-vault ${vault.config.dataDir}: device API on ${devices.url}, store on ${store.url} (devices reach it at ${vault.store.url}), admin API on ${admin.url}api/v1/ (sign-in, metrics, health)`);
   if ((await vault.accounts.listPeople(OPERATOR, { limit: 1 })).items.length === 0) {
     say(`no administrators yet: serial-vault admin create --email YOU@EXAMPLE.COM --data-dir ${vault.config.dataDir}`);
   }
@@ -53,6 +56,7 @@ export async function runVault(vault: Vault, say: (line: string) => void): Promi
   // Registrations in progress finish (their serials are written), new ones get a 503,
   // then the HSM sessions and the database close.
   await devices.close();
+  await store.close();
   await admin.close();
   await vault.close();
   vault.logger.info('stopped');

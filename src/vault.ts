@@ -8,6 +8,7 @@ import type { ModelService } from './catalog/model-service.js';
 import type { SnapService } from './catalog/snap-service.js';
 import type { Custody } from './custody/custody.js';
 import type { ProvisioningService } from './provisioning/service.js';
+import type { StoreService } from './store/store-service.js';
 
 export const VERSION = '0.1.0';
 
@@ -22,6 +23,8 @@ export interface Vault {
   /** Snaps, revisions, review, channels and each store's curation. */
   readonly snaps: SnapService;
   readonly provisioning: ProvisioningService;
+  /** The store snapd talks to: device sessions, snap actions, info, find, assertions, files. */
+  readonly store: StoreService;
   readonly accounts: AccountsService;
   readonly logger: Logger;
   readonly metrics: Metrics;

@@ -12,7 +12,8 @@ export interface AuditEntry {
   /** The person's email, or `operator` for the local command line. */
   readonly actor: string;
   readonly actorKind: 'person' | 'operator';
-  readonly via: 'session' | 'token' | 'cli';
+  /** How the change came: a browser session, an access token, the command line, or the store listener on its own (first-use signing). */
+  readonly via: 'session' | 'token' | 'cli' | 'store';
   readonly action: string;
   readonly targetType: string;
   readonly targetId: string;

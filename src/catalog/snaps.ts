@@ -112,6 +112,14 @@ export class SnapRepository {
     return snap;
   }
 
+  async byNames(names: readonly string[]): Promise<SnapRecord[]> {
+    return names.length === 0 ? [] : (await this.db('snaps').whereIn('name', [...names])).map(toSnap);
+  }
+
+  async bySnapIds(ids: readonly string[]): Promise<SnapRecord[]> {
+    return ids.length === 0 ? [] : (await this.db('snaps').whereIn('snap_id', [...ids])).map(toSnap);
+  }
+
   async byPks(pks: readonly number[]): Promise<SnapRecord[]> {
     return pks.length === 0 ? [] : (await this.db('snaps').whereIn('id', [...pks])).map(toSnap);
   }

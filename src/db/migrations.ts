@@ -6,6 +6,7 @@ import { tokenParents } from './migrations/0004-token-parents.js';
 import { auditChainOutbox } from './migrations/0005-audit-chain-outbox.js';
 import { issuanceOrigin } from './migrations/0006-issuance-origin.js';
 import { catalog } from './migrations/0007-catalog.js';
+import { deviceSessions } from './migrations/0008-device-sessions.js';
 
 /**
  * The schema, one entry per change, never edited once released. Runs
@@ -20,5 +21,6 @@ export const MIGRATIONS: ReadonlyArray<{ name: string; up: (db: Knex) => Promise
   auditChainOutbox,
   issuanceOrigin,
   catalog,
+  deviceSessions,
 ];
 

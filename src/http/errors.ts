@@ -6,6 +6,7 @@ import { isTransientDbError } from '../db/errors.js';
 import { KeyStoreError, type KeyStoreErrorCode } from '../keystore/errors.js';
 import type { ProvisioningErrorCode } from '../provisioning/errors.js';
 import type { SetupErrorCode } from '../setup/errors.js';
+import type { StoreErrorCode } from '../store/errors.js';
 import { VaultError } from '../errors.js';
 
 /** Refusals made by the HTTP layer itself. */
@@ -23,7 +24,7 @@ export type HttpErrorCode =
   | 'ERR_LISTEN_FAILED'
   | 'ERR_INTERNAL';
 
-export type ErrorCode = HttpErrorCode | ProvisioningErrorCode | KeyStoreErrorCode | AssertionErrorCode | AccountsErrorCode | CustodyErrorCode | CatalogErrorCode | SetupErrorCode;
+export type ErrorCode = HttpErrorCode | ProvisioningErrorCode | KeyStoreErrorCode | AssertionErrorCode | AccountsErrorCode | CustodyErrorCode | CatalogErrorCode | StoreErrorCode | SetupErrorCode;
 
 /**
  * Every code the service can answer with, and its HTTP status: one table, so
@@ -141,6 +142,15 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = {
   ERR_MODEL_BRAND_UNKNOWN: 404,
   ERR_MODEL_UNTRUSTED: 400,
   ERR_SERIAL_TEMPLATE_INVALID: 400,
+
+  ERR_SESSION_REQUEST_INVALID: 400,
+  ERR_NONCE_INVALID: 401,
+  ERR_DEVICE_UNTRUSTED: 401,
+  ERR_DEVICE_SESSION_INVALID: 401,
+  ERR_STORE_SNAP_UNKNOWN: 404,
+  ERR_ASSERTION_NOT_FOUND: 404,
+  ERR_RANGE_NOT_SATISFIABLE: 416,
+  ERR_ACTION_INVALID: 400,
 
   ERR_SOFTHSM_MISSING: 500,
   ERR_INSTALL_INCOMPLETE: 500,

@@ -13,6 +13,19 @@ export class Metrics {
   });
   readonly serialsIssued = new Counter({ name: 'serial_vault_serials_issued_total', help: 'Serial assertions answered, by brand, model and outcome (issued, repeated, reprovisioned)', labelNames: ['brand', 'model', 'outcome'] as const, registers: [this.registry] });
   readonly refusals = new Counter({ name: 'serial_vault_refusals_total', help: 'Requests refused, by error code', labelNames: ['code'] as const, registers: [this.registry] });
+  readonly storeRequests = new Counter({
+    name: 'serial_vault_store_requests_total',
+    help: 'Store requests from devices, by endpoint, store and model (anonymous: no session), and outcome (ok or the refusal code)',
+    labelNames: ['endpoint', 'store', 'model', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly storeSnaps = new Counter({
+    name: 'serial_vault_store_snaps_total',
+    help: 'Snaps answered to devices, by store, snap and what was answered (install, refresh, download, file)',
+    labelNames: ['store', 'snap', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly storeBytes = new Counter({ name: 'serial_vault_store_download_bytes_total', help: 'Snap file bytes sent to devices, by store', labelNames: ['store'] as const, registers: [this.registry] });
   readonly hsmSignDuration = new Histogram({
     name: 'serial_vault_hsm_sign_duration_seconds',
     help: 'Time to get a signature from the HSM, queueing included',

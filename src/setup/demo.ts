@@ -33,7 +33,7 @@ export async function createDemo(vault: Vault): Promise<DemoFiles> {
   let model = await vault.models.find('demo-brand', 'demo-model');
   if (!model) {
     model = await vault.models.createModel(
-      { 'brand-id': 'demo-brand', model: 'demo-model', 'display-name': 'Demo Model', architecture: 'amd64', gadget: 'pc', kernel: 'pc-kernel' },
+      { 'brand-id': 'demo-brand', model: 'demo-model', 'display-name': 'Demo Model', architecture: 'amd64', gadget: 'pc', kernel: 'pc-kernel', store: 'demo-brand' },
       // The demo names Canonical's pc and pc-kernel, which a fresh catalog does not hold.
       { serialPolicy: 'template', serialTemplate: 'DEMO-{n:06}', checkCatalog: false },
     );

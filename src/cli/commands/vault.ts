@@ -56,15 +56,18 @@ export function vaultCommands(io: CliIo): Command[] {
     });
 
   const serve = new Command('serve')
-    .description('run the vault: the device API (request-id, serial) and the admin API (sign-in, stores, roles, tokens, metrics), each on its own listener')
+    .description('run the vault: the device API (request-id, serial), the store devices install from (sessions, snap actions, assertions, downloads) and the admin API (sign-in, stores, roles, tokens, metrics), each on its own listener')
     .addOption(dataDirOption())
     .addOption(new Option('--port <port>', 'device API port (overrides the config)').argParser((v) => Number(v)))
     .option('--host <host>', 'device API address (overrides the config)')
+    .addOption(new Option('--store-port <port>', 'store listener port, what snapd on devices talks to (overrides store.port; default 8082)').argParser((v) => Number(v)))
+    .option('--store-host <host>', 'store listener address (overrides store.host)')
     .action(async (options) => {
       let vault: Vault;
       try {
         const config = await loadConfig(options.dataDir, {
           device: { ...(options.port !== undefined ? { port: options.port } : {}), ...(options.host ? { host: options.host } : {}) } as ConfigInput['device'],
+          store: { ...(options.storePort !== undefined ? { port: options.storePort } : {}), ...(options.storeHost ? { host: options.storeHost } : {}) } as ConfigInput['store'],
         });
         vault = await openVault(config);
       } catch (e) {

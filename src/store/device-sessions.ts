@@ -1,0 +1,95 @@
+import { StoreRepository } from '../accounts/stores.js';
+import type { Custody } from '../custody/custody.js';
+import type { Database } from '../db/database.js';
+import { ModelRepository } from '../catalog/models.js';
+import { SerialRepository } from '../provisioning/serials.js';
+import { StoreError } from './errors.js';
+import { NonceRepository } from './nonces.js';
+import { checkNotSuperseded, checkRecent, checkSameDevice, checkServed, checkSignatures, readSessionRequest, storeOf } from './session-request.js';
+import { SessionRepository, type DeviceSession } from './sessions.js';
+
+export interface DeviceSessionOptions {
+  readonly sessionTtlMs: number;
+  readonly nonceTtlMs: number;
+  /** How far a device-session-request's timestamp may be from the vault's clock. */
+  readonly clockSkewMs: number;
+}
+
+/** The session token in `Macaroon root="…"` (snapd adds `, discharge="…"` only for user macaroons). */
+export function sessionToken(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const m = /^\s*Macaroon\s+(?:.*?[\s,])?root="([^"]*)"/i.exec(header);
+  return m?.[1] || undefined;
+}
+
+/**
+ * Device sessions (STORE.md §2): a nonce, then a session for a
+ * device-session-request that proves the device holds the key of a serial
+ * this store trusts; every later request carries the session.
+ */
+export class DeviceSessions {
+  readonly nonces: NonceRepository;
+  readonly sessions: SessionRepository;
+  /** Sessions recently looked up, so a busy device costs one query a minute; an ended session can live on here that long. */
+  private readonly recent = new Map<string, { session: DeviceSession; until: number }>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly custody: Custody,
+    private readonly options: DeviceSessionOptions,
+    private readonly clock: () => Date = () => new Date(),
+  ) {
+    this.nonces = new NonceRepository(db, options.nonceTtlMs, clock);
+    this.sessions = new SessionRepository(db, options.sessionTtlMs, clock);
+  }
+
+  nonce(): Promise<string> {
+    return this.nonces.issue();
+  }
+
+  /** Checks a session request step by step; the nonce is spent and the session made in one transaction, the one it replaces ended. */
+  async open(body: unknown, previousToken?: string): Promise<{ token: string; session: DeviceSession }> {
+    const req = readSessionRequest(body);
+    checkSameDevice(req);
+    const { brandId, model: modelName } = req.model.view;
+    const [brand, model] = await Promise.all([this.custody.brands.byAccountId(brandId), new ModelRepository(this.db).find(brandId, modelName)]);
+    checkServed(req, brand, model);
+    checkSignatures(req, await this.custody.trust());
+    checkNotSuperseded(req, model ? await new SerialRepository(this.db).bySerial(model.id, req.serial.view.serial) : undefined);
+    checkRecent(req, this.clock(), this.options.clockSkewMs);
+    const storeId = storeOf(req, await new StoreRepository(this.db).tree(), brand!);
+    return this.db.transaction(async (trx) => {
+      if (!(await this.nonces.consume(req.request.view.nonce, trx))) {
+        throw new StoreError('ERR_NONCE_INVALID', 'the nonce was not handed out by this store, was used already or has expired: ask for a new one');
+      }
+      if (previousToken) {
+        await this.sessions.end(previousToken, trx);
+        this.recent.delete(previousToken);
+      }
+      return this.sessions.create({ brandId, model: modelName, serial: req.serial.view.serial, deviceKeyId: req.serial.view.deviceKeyId, storeId }, trx);
+    });
+  }
+
+  /** The session a request carries; a missing, unknown or expired one is refused so that snapd makes a new one. */
+  async authenticate(token: string): Promise<DeviceSession> {
+    const now = this.clock().getTime();
+    let hit = this.recent.get(token);
+    if (!hit || hit.until < now) {
+      const session = await this.sessions.find(token);
+      if (!session) throw new StoreError('ERR_DEVICE_SESSION_INVALID', 'this device session is not known here: make a new one');
+      if (this.recent.size > 100_000) this.recent.clear();
+      hit = { session, until: now + 60_000 };
+      this.recent.set(token, hit);
+    }
+    if (Date.parse(hit.session.expiresAt) <= now) {
+      this.recent.delete(token);
+      throw new StoreError('ERR_DEVICE_SESSION_INVALID', 'this device session has expired: make a new one');
+    }
+    return hit.session;
+  }
+
+  async prune(): Promise<void> {
+    await this.nonces.prune();
+    await this.sessions.prune();
+  }
+}

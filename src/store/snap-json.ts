@@ -1,0 +1,95 @@
+import { parse } from 'yaml';
+import type { RevisionRecord, SnapRecord } from '../catalog/snaps.js';
+
+/** What snapd reads as a publisher (`snap.StoreAccount`). */
+export interface Publisher {
+  readonly id: string;
+  readonly username: string;
+  readonly 'display-name': string;
+  readonly validation: 'verified' | 'unproven' | 'starred';
+}
+
+/** snapd's epoch object (`snap.Epoch`) from the snap.yaml form the catalog keeps: "0", "N", "N*" or {read, write}. */
+export function epochJson(epoch: string): { read: number[]; write: number[] } {
+  if (epoch.startsWith('{')) {
+    const o = JSON.parse(epoch) as { read?: number[]; write?: number[] };
+    const read = o.read ?? o.write ?? [0];
+    return { read, write: o.write ?? read.slice(-1) };
+  }
+  const star = epoch.endsWith('*');
+  const n = Number(star ? epoch.slice(0, -1) : epoch);
+  return { read: star ? [n - 1, n] : [n], write: [n] };
+}
+
+interface Described {
+  readonly summary: string;
+  readonly description: string;
+  readonly title: string;
+  readonly license: string;
+  readonly website: string;
+  readonly contact: string;
+}
+
+/** The texts of snap.yaml a store shows, read once per revision (revisions never change). */
+function describe(revision: RevisionRecord, described: Map<string, Described>): Described {
+  let d = described.get(revision.sha3_384);
+  if (!d) {
+    let doc: Record<string, unknown> = {};
+    try {
+      doc = (parse(revision.snapYaml) ?? {}) as Record<string, unknown>;
+    } catch {
+      // checked at upload; an unreadable one shows without texts
+    }
+    const text = (k: string) => (typeof doc[k] === 'string' ? (doc[k] as string) : '');
+    d = { summary: text('summary'), description: text('description'), title: text('title'), license: text('license'), website: text('website'), contact: text('contact') };
+    if (described.size > 10_000) described.clear();
+    described.set(revision.sha3_384, d);
+  }
+  return d;
+}
+
+export const hexDigest = (b64url: string): string => Buffer.from(b64url, 'base64url').toString('hex');
+
+/**
+ * A revision as snapd's `storeSnap` JSON: `name`, `snap-id` and `revision`
+ * inside, the download with an absolute URL and the hex SHA3-384, and the
+ * raw snap.yaml (snapd takes a snap's provenance only from there).
+ */
+export class SnapJson {
+  private readonly described = new Map<string, Described>();
+
+  of(snap: SnapRecord, revision: RevisionRecord, downloadUrl: string, publisher: Publisher, withYaml = true): Record<string, unknown> {
+    return storeSnapJson(snap, revision, describe(revision, this.described), downloadUrl, publisher, withYaml);
+  }
+}
+
+function storeSnapJson(snap: SnapRecord, revision: RevisionRecord, d: Described, downloadUrl: string, publisher: Publisher, withYaml: boolean): Record<string, unknown> {
+  return {
+    architectures: revision.architectures,
+    base: revision.base ?? '',
+    confinement: revision.confinement,
+    contact: d.contact,
+    'created-at': revision.createdAt,
+    description: d.description,
+    download: { url: downloadUrl, 'sha3-384': hexDigest(revision.sha3_384), size: revision.size, deltas: [] },
+    epoch: epochJson(revision.epoch),
+    license: d.license,
+    links: {},
+    media: [],
+    name: snap.name,
+    prices: {},
+    private: snap.private,
+    publisher,
+    revision: revision.revision,
+    'snap-id': snap.snapId,
+    ...(withYaml ? { 'snap-yaml': revision.snapYaml } : {}),
+    summary: d.summary,
+    title: d.title || snap.name,
+    type: snap.type,
+    version: revision.version,
+    website: d.website,
+    'store-url': '',
+    'common-ids': [],
+    categories: [],
+  };
+}
