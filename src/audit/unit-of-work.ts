@@ -11,6 +11,13 @@ export const OPERATOR_ACTOR: Actor = { actor: 'operator', actorKind: 'operator',
 export type Change = Omit<AuditRecord, keyof Actor>;
 
 /**
+ * The event the database handle emits once a unit of work has committed:
+ * readers that cache (the store's offer rows) drop what they hold at once.
+ * Changes made by another process are seen through the audit head instead.
+ */
+export const COMMITTED = 'vault:committed';
+
+/**
  * The one write path: a change's rows, its audit record in the hash chain
  * and its outbox row commit together or not at all. `work` must make every
  * query through the transaction it is given.
@@ -22,9 +29,14 @@ export class UnitOfWork {
   ) {}
 
   run<T>(actor: Actor, work: (trx: Database, record: (change: Change) => Promise<void>) => Promise<T>): Promise<T> {
-    return this.db.transaction((trx) => {
-      const log = new AuditLog(trx, this.clock);
-      return work(trx, (change) => log.append({ ...actor, ...change }));
-    });
+    return this.db
+      .transaction((trx) => {
+        const log = new AuditLog(trx, this.clock);
+        return work(trx, (change) => log.append({ ...actor, ...change }));
+      })
+      .then((result) => {
+        this.db.emit(COMMITTED);
+        return result;
+      });
   }
 }

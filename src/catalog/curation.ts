@@ -48,6 +48,12 @@ export class CurationRepository {
     return rows.map((r) => ({ storeId: String(r.store_id), snapPk: Number(r.snap), channel: String(r.channel), revision: Number(r.revision) }));
   }
 
+  /** Every pin these stores have set. */
+  async pinsForStores(storeIds: readonly string[]): Promise<PinRow[]> {
+    const rows = await this.db('store_pins').whereIn('store_id', [...storeIds]);
+    return rows.map((r) => ({ storeId: String(r.store_id), snapPk: Number(r.snap), channel: String(r.channel), revision: Number(r.revision) }));
+  }
+
   async reviewRequired(storeId: string): Promise<boolean> {
     const row = await this.db('store_policies').where({ store_id: storeId }).first();
     return row ? bool(row.review_required) : false;

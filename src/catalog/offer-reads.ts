@@ -1,9 +1,10 @@
 import { StoreRepository, type StoreTree } from '../accounts/stores.js';
+import { COMMITTED } from '../audit/unit-of-work.js';
 import type { Database } from '../db/database.js';
 import { parseChannel, type Channel } from './channels.js';
 import { ChannelMap, type ChannelHead, type ReleaseEvent } from './channel-map.js';
 import { CurationRepository } from './curation.js';
-import { inheritChain, isVisible, offer, type Offered } from './offer.js';
+import { inheritChain, isVisible, offer, offerFor, type ChainChoices, type Offered, type OfferRow, type OfferRowCache, type SnapSelection } from './offer.js';
 import { SnapRepository, toSnap, type RevisionRecord, type SnapRecord } from './snaps.js';
 
 /**
@@ -24,8 +25,27 @@ export interface View {
  */
 export class OfferReads {
   private cachedTree: { at: number; tree: Promise<StoreTree> } | undefined;
+  private readonly cachedChoices = new Map<string, { at: number; choices: Promise<ChainChoices> }>();
+  /** Offer rows per snap, by channels and architectures asked, kept until the catalog changes (see fresh). */
+  private readonly rows = new Map<string, Map<string, readonly OfferRow[]>>();
+  private readonly rowCache: OfferRowCache = {
+    scope: (channels, arches) => {
+      const key = `${channels.join(',')}\0${arches.join(',')}`;
+      let scope = this.rows.get(key);
+      if (!scope || scope.size > 100_000) this.rows.set(key, (scope = new Map()));
+      return scope;
+    },
+  };
+  private generation: { at: number; seq: Promise<number> } | undefined;
 
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Database) {
+    // A change committed by this process shows in the next offer; one made by another process within a second.
+    db.on(COMMITTED, () => {
+      this.rows.clear();
+      this.cachedTree = undefined;
+      this.cachedChoices.clear();
+    });
+  }
 
   tree(): Promise<StoreTree> {
     const now = Date.now();
@@ -42,6 +62,49 @@ export class OfferReads {
     const found = await offer(this.db, await this.tree(), view.storeId, names, typeof channel === 'string' ? parseChannel(channel) : channel, architecture);
     if (view.publicOnly) for (const [name, o] of found) if (o.snap.private) found.delete(name);
     return found;
+  }
+
+  /**
+   * A store chain's includes, excludes and pins, read at most once a second
+   * like the tree: every device request needs them, and they change when an
+   * administrator curates, not per request.
+   */
+  private choices(tree: StoreTree, storeId: string): Promise<ChainChoices> {
+    const now = Date.now();
+    const hit = this.cachedChoices.get(storeId);
+    if (hit && now - hit.at <= 1000) return hit.choices;
+    const ids = inheritChain(tree, storeId).map((s) => s.id);
+    const repo = new CurationRepository(this.db);
+    const choices = Promise.all([repo.forStores(ids), repo.pinsForStores(ids)]).then(([curation, pins]) => ({ curation, pins }));
+    choices.catch(() => this.cachedChoices.delete(storeId));
+    this.cachedChoices.set(storeId, { at: now, choices });
+    return choices;
+  }
+
+  /**
+   * Drops the cached offer rows when the catalog changed. Every change goes
+   * through the unit of work, which moves the audit chain's head, so
+   * looking at that one row at most once a second is enough, whichever
+   * process (the vault, the command line) made the change.
+   */
+  private async fresh(): Promise<void> {
+    const now = Date.now();
+    if (this.generation && now - this.generation.at <= 1000) return;
+    const previous = this.generation ? await this.generation.seq.catch(() => -1) : undefined;
+    const seq = this.db('audit_head').max('seq as seq').first().then((r) => Number((r as { seq?: unknown } | undefined)?.seq ?? 0));
+    this.generation = { at: now, seq };
+    const current = await seq.catch(() => -2);
+    if (previous !== current) this.rows.clear();
+  }
+
+  /** The offer for snaps chosen by name or snap-id, and which of them the view shows at all. */
+  async offerFor(view: View, select: SnapSelection, channel: Channel, architecture: string): Promise<{ offered: Map<string, Offered>; visible: SnapRecord[] }> {
+    await this.fresh();
+    const tree = await this.tree();
+    const found = await offerFor(this.db, tree, view.storeId, select, channel, architecture, await this.choices(tree, view.storeId), this.rowCache);
+    if (!view.publicOnly) return found;
+    for (const [name, o] of found.offered) if (o.snap.private) found.offered.delete(name);
+    return { offered: found.offered, visible: found.visible.filter((s) => !s.private) };
   }
 
   /** The snaps among `snaps` that the view offers (whatever is released). */

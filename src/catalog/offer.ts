@@ -1,7 +1,7 @@
 import type { Store, StoreTree } from '../accounts/stores.js';
 import type { Database } from '../db/database.js';
 import { fallbackChain, type Channel } from './channels.js';
-import { CurationRepository, type CurationRow } from './curation.js';
+import { CurationRepository, type CurationRow, type PinRow } from './curation.js';
 import { toRevision, toSnap, type RevisionRecord, type SnapRecord } from './snaps.js';
 
 /**
@@ -45,35 +45,110 @@ const SNAP_COLUMNS = ['s.id as id', 's.snap_id', 's.name', 's.store_id', 's.type
 const REVISION_COLUMNS = ['revision', 'sha3_384', 'size', 'version', 'architectures', 'grade', 'confinement', 'base', 'epoch', 'provenance', 'snap_yaml', 'status', 'uploaded_by', 'upload_id', 'reviewed_by', 'review_reason', 'created_at', 'reviewed_at'].map((c) => `r.${c}`);
 
 export async function offer(db: Database, tree: StoreTree, storeId: string, names: readonly string[], channel: Channel, architecture: string): Promise<Map<string, Offered>> {
+  return (await offerFor(db, tree, storeId, { names }, channel, architecture)).offered;
+}
+
+/** Which snaps are asked for: by name, by snap-id, or both. */
+export interface SnapSelection {
+  readonly names?: readonly string[];
+  readonly snapIds?: readonly string[];
+}
+
+/** A store chain's includes, excludes and pins, when the caller holds them already (a short-lived cache). */
+export interface ChainChoices {
+  readonly curation: readonly CurationRow[];
+  readonly pins: readonly PinRow[];
+}
+
+/** A snap with one of its candidate heads for the channels and architectures asked (or none), decoded once. */
+export interface OfferRow {
+  readonly snap: SnapRecord;
+  readonly head: { readonly channel: string; readonly architecture: string; readonly revision: RevisionRecord } | null;
+}
+
+/**
+ * Offer rows per snap for one set of channels and architectures, kept by a
+ * caller that knows when the catalog changed: `key` is the snap's name or
+ * snap-id, prefixed with "n" or "i".
+ */
+export interface OfferRowCache {
+  scope(channels: readonly string[], arches: readonly string[]): Map<string, readonly OfferRow[]>;
+}
+
+/** The snaps with their candidate heads and revisions: one query; with a cache, only for the snaps it does not hold. */
+async function offerRows(db: Database, names: readonly string[], snapIds: readonly string[], channels: readonly string[], arches: readonly string[], cache: OfferRowCache | undefined): Promise<OfferRow[]> {
+  const query = async (n: readonly string[], i: readonly string[]): Promise<OfferRow[]> => {
+    const raw = (await db('snaps as s')
+      .leftJoin('channel_heads as h', (j) => j.on('h.snap', 's.id').onIn('h.channel', [...channels]).onIn('h.architecture', [...arches]))
+      .leftJoin('snap_revisions as r', (j) => j.on('r.snap', 'h.snap').andOn('r.revision', 'h.revision'))
+      .where((q) => {
+        if (n.length > 0) q.whereIn('s.name', [...n]);
+        if (i.length > 0) q.orWhereIn('s.snap_id', [...i]);
+      })
+      .select([...SNAP_COLUMNS, 'h.channel as head_channel', 'h.architecture as head_arch', ...REVISION_COLUMNS])) as Array<Record<string, unknown>>;
+    const snaps = new Map<number, SnapRecord>();
+    return raw.map((r) => {
+      const pk = Number(r['id']);
+      const snap = snaps.get(pk) ?? toSnap({ ...r, created_at: r['snap_created_at'] });
+      snaps.set(pk, snap);
+      const channel = r['head_channel'];
+      return { snap, head: channel === null || channel === undefined ? null : { channel: String(channel), architecture: String(r['head_arch']), revision: toRevision({ ...r, snap: pk }) } };
+    });
+  };
+  if (!cache) return query(names, snapIds);
+  const scope = cache.scope(channels, arches);
+  const rows: OfferRow[] = [];
+  const miss = (prefix: string) => (key: string) => {
+    const hit = scope.get(prefix + key);
+    if (hit) rows.push(...hit);
+    return !hit;
+  };
+  const missNames = names.filter(miss('n'));
+  const missIds = snapIds.filter(miss('i'));
+  if (missNames.length + missIds.length === 0) return rows;
+  const fetched = await query(missNames, missIds);
+  for (const n of missNames) scope.set(`n${n}`, fetched.filter((r) => r.snap.name === n));
+  for (const i of missIds) scope.set(`i${i}`, fetched.filter((r) => r.snap.snapId === i));
+  return [...rows, ...fetched];
+}
+
+/**
+ * The offer for snaps chosen by name or snap-id, with the snaps the store
+ * shows among them whether or not anything is released for the channel
+ * (a device is told "not found" and "nothing on that channel" apart).
+ */
+export async function offerFor(db: Database, tree: StoreTree, storeId: string, select: SnapSelection, channel: Channel, architecture: string, known?: ChainChoices, cache?: OfferRowCache): Promise<{ offered: Map<string, Offered>; visible: SnapRecord[] }> {
   const chain = inheritChain(tree, storeId);
   const out = new Map<string, Offered>();
-  if (chain.length === 0 || names.length === 0) return out;
+  const visible: SnapRecord[] = [];
+  const names = select.names ?? [];
+  const snapIds = select.snapIds ?? [];
+  if (chain.length === 0 || names.length + snapIds.length === 0) return { offered: out, visible };
   const ids = chain.map((s) => s.id);
   const channels = fallbackChain(channel);
   const arches = [architecture, 'all'];
-  // Two queries whatever the number of names: the snaps with their candidate heads and revisions, then the stores' choices about them.
-  const rows = (await db('snaps as s')
-    .leftJoin('channel_heads as h', (j) => j.on('h.snap', 's.id').onIn('h.channel', channels).onIn('h.architecture', arches))
-    .leftJoin('snap_revisions as r', (j) => j.on('r.snap', 'h.snap').andOn('r.revision', 'h.revision'))
-    .whereIn('s.name', [...names])
-    .select([...SNAP_COLUMNS, 'h.channel as head_channel', 'h.architecture as head_arch', ...REVISION_COLUMNS])) as Array<Record<string, unknown>>;
-  const pks = [...new Set(rows.map((r) => Number(r['id'])))];
+  // Two queries whatever the number of names (none with a warm cache): the snaps with their candidate heads and revisions, then the stores' choices about them.
+  const rows = await offerRows(db, names, snapIds, channels, arches, cache);
+  const pks = [...new Set(rows.map((r) => r.snap.pk))];
   const curation = new CurationRepository(db);
-  const [choices, pins] = await Promise.all([curation.forSnaps(ids, pks), curation.pinsFor(ids, pks)]);
+  const wanted = new Set(pks);
+  const [choices, pins] = known
+    ? [known.curation.filter((c) => wanted.has(c.snapPk)), known.pins.filter((p) => wanted.has(p.snapPk))]
+    : await Promise.all([curation.forSnaps(ids, pks), curation.pinsFor(ids, pks)]);
   const snaps = new Map<number, SnapRecord>();
-  const heads = new Map<string, Record<string, unknown>>();
+  const heads = new Map<string, NonNullable<OfferRow['head']>>();
   for (const r of rows) {
-    const pk = Number(r['id']);
-    if (!snaps.has(pk)) snaps.set(pk, toSnap({ ...r, created_at: r['snap_created_at'] }));
-    if (r['head_channel'] === null || r['head_channel'] === undefined) continue;
-    const k = `${pk}\0${String(r['head_channel'])}`;
-    if (r['head_arch'] === architecture || !heads.has(k)) heads.set(k, r);
+    if (!snaps.has(r.snap.pk)) snaps.set(r.snap.pk, r.snap);
+    if (!r.head) continue;
+    const k = `${r.snap.pk}\0${r.head.channel}`;
+    if (r.head.architecture === architecture || !heads.has(k)) heads.set(k, r.head);
   }
   const pinOf = new Map<string, number>();
-  for (const id of [...ids].reverse()) for (const p of pins) if (p.storeId === id) pinOf.set(`${p.snapPk}\0${p.channel}`, p.revision);
+  if (pins.length > 0) for (const id of [...ids].reverse()) for (const p of pins) if (p.storeId === id) pinOf.set(`${p.snapPk}\0${p.channel}`, p.revision);
   const pinned: Array<{ snap: SnapRecord; revision: number; channel: string }> = [];
   for (const snap of snaps.values()) {
     if (!isVisible(chain, snap, choices)) continue;
+    visible.push(snap);
     for (const ch of channels) {
       const k = `${snap.pk}\0${ch}`;
       const pin = pinOf.get(k);
@@ -83,17 +158,17 @@ export async function offer(db: Database, tree: StoreTree, storeId: string, name
       }
       const head = heads.get(k);
       if (head) {
-        out.set(snap.name, { snap, revision: toRevision({ ...head, snap: snap.pk }), channel: ch });
+        out.set(snap.name, { snap, revision: head.revision, channel: ch });
         break;
       }
     }
   }
-  if (pinned.length === 0) return out;
+  if (pinned.length === 0) return { offered: out, visible };
   const revisions = (await db('snap_revisions').whereIn('snap', pinned.map((p) => p.snap.pk)).whereIn('revision', [...new Set(pinned.map((p) => p.revision))])).map(toRevision);
   for (const p of pinned) {
     const revision = revisions.find((r) => r.snapPk === p.snap.pk && r.revision === p.revision);
     // A pinned revision not built for this architecture offers nothing here.
     if (revision && (revision.architectures.includes(architecture) || revision.architectures.includes('all'))) out.set(p.snap.name, { snap: p.snap, revision, channel: p.channel });
   }
-  return out;
+  return { offered: out, visible };
 }

@@ -8,6 +8,7 @@ import type { View } from '../catalog/offer-reads.js';
 import { sessionToken } from '../store/device-sessions.js';
 import { SNAPD_CODE, StoreError, type StoreErrorCode } from '../store/errors.js';
 import type { DeviceSession } from '../store/sessions.js';
+import { stringifyWithRaw } from '../store/snap-json.js';
 import type { StoreService } from '../store/store-service.js';
 import { ASSERTION_TYPE, type Lifecycle } from './device-app.js';
 import { HttpError, describeError } from './errors.js';
@@ -45,7 +46,7 @@ interface Route {
 /** Exactly `application/json`: snapd's find and info refuse `application/json; charset=utf-8` (STORE.md §3.5). */
 function sendJson(ctx: Context, status: number, value: unknown, type = 'application/json'): void {
   ctx.status = status;
-  ctx.body = Buffer.from(JSON.stringify(value));
+  ctx.body = Buffer.from(stringifyWithRaw(value));
   ctx.set('Content-Type', type);
 }
 
@@ -67,7 +68,26 @@ async function jsonBody(ctx: Context, limit: number): Promise<unknown> {
 /** Both header families snapd uses: `Snap-Device-*` on v2 calls, `X-Ubuntu-*` / `X-Device-*` on v1-level ones (downloads, assertions). */
 const deviceHeader = (ctx: Context, v2: string, v1: string) => ctx.get(v2) || ctx.get(v1);
 
+/**
+ * The per-snap counters, their label sets bound once: a 50-snap refresh
+ * counts each snap it answers, and prom-client hashes the labels on every
+ * unbound call.
+ */
+function snapCounter(metrics: Metrics | undefined) {
+  const bound = new Map<string, { inc(): void }>();
+  return {
+    snap(store: string, snap: string, result: string) {
+      if (!metrics) return;
+      const key = `${store}\0${snap}\0${result}`;
+      let c = bound.get(key);
+      if (!c) bound.set(key, (c = metrics.storeSnaps.labels({ store, snap, result })));
+      c.inc();
+    },
+  };
+}
+
 function routes(store: StoreService, options: StoreAppOptions): Route[] {
+  const counted = snapCounter(options.metrics);
   return [
     {
       name: 'nonces',
@@ -95,7 +115,7 @@ function routes(store: StoreService, options: StoreAppOptions): Route[] {
       authenticated: true,
       handle: async (ctx, state) => {
         const answer = await store.actions(state.view, state.architecture, await jsonBody(ctx, options.maxBodyBytes));
-        for (const r of answer.results) if (r['result'] !== 'error' && r['name']) options.metrics?.storeSnaps.inc({ store: state.view?.storeId ?? 'none', snap: String(r['name']), result: String(r['result']) });
+        for (const r of answer.results) if (r['result'] !== 'error' && r['name']) counted.snap(state.view?.storeId ?? 'none', String(r['name']), String(r['result']));
         sendJson(ctx, 200, answer);
       },
     },
@@ -152,7 +172,7 @@ function routes(store: StoreService, options: StoreAppOptions): Route[] {
         if (range) ctx.set('Content-Range', `bytes ${start}-${end}/${size}`);
         ctx.length = end - start + 1;
         ctx.body = createReadStream(file.path, { start, end, highWaterMark: 1 << 20 });
-        options.metrics?.storeSnaps.inc({ store: state.view?.storeId ?? 'none', snap: file.snap.name, result: 'file' });
+        counted.snap(state.view?.storeId ?? 'none', file.snap.name, 'file');
         options.metrics?.storeBytes.inc({ store: state.view?.storeId ?? 'none' }, end - start + 1);
       },
     },

@@ -1,9 +1,11 @@
-import { parseChannel } from '../catalog/channels.js';
+import { parseChannel, type Channel } from '../catalog/channels.js';
+import type { Offered } from '../catalog/offer.js';
 import type { OfferReads, View } from '../catalog/offer-reads.js';
 import type { RevisionRecord, SnapRecord } from '../catalog/snaps.js';
 import type { AssertionReads } from './assertion-reads.js';
 import { StoreError } from './errors.js';
-import type { ActionRequest, AssertionAt, SnapAction } from './action-request.js';
+import type { RawJson } from './snap-json.js';
+import type { ActionRequest, AssertionAt, InstalledSnap, SnapAction } from './action-request.js';
 
 export interface ActionEnv {
   readonly view: View | null;
@@ -12,7 +14,7 @@ export interface ActionEnv {
   readonly assertions: AssertionReads;
   /** `assertion-max-formats` of the request (snapd's own defaults when absent). */
   readonly maxFormat: (type: string) => number;
-  snapJson(snap: SnapRecord, revision: RevisionRecord): Promise<Record<string, unknown>>;
+  snapJson(snap: SnapRecord, revision: RevisionRecord): Promise<RawJson>;
   assertionUrl(type: string, primaryKey: readonly string[]): string;
 }
 
@@ -33,8 +35,8 @@ const errorResult = (base: Result, code: string, message: string, releases?: Arr
  * `name`; a refresh to the revision already installed gets no result.
  */
 export async function answerActions(env: ActionEnv, req: ActionRequest): Promise<Result[]> {
-  const snaps = await visibleSnaps(env, req.actions);
   const installed = new Map(req.context.map((c) => [c.instanceKey, c]));
+  const { offers, ...snaps } = await resolve(env, req.actions, installed);
   const results: Result[] = [];
   for (const a of req.actions) {
     if (a.action === 'fetch-assertions') {
@@ -54,7 +56,7 @@ export async function answerActions(env: ActionEnv, req: ActionRequest): Promise
       continue;
     }
     const current = a.action === 'refresh' ? installed.get(a.instanceKey) : undefined;
-    const chosen = await choose(env, snap, a, current?.trackingChannel);
+    const chosen = await choose(env, snap, a, current?.trackingChannel, offers);
     if ('error' in chosen) {
       results.push(errorResult(base, chosen.error.code, chosen.error.message, chosen.error.releases));
       continue;
@@ -72,26 +74,62 @@ export async function answerActions(env: ActionEnv, req: ActionRequest): Promise
   return results;
 }
 
-/** The snaps the actions name that the view offers, by snap-id and by name: two queries for the whole request. */
-async function visibleSnaps(env: ActionEnv, actions: readonly SnapAction[]): Promise<{ byId: Map<string, SnapRecord>; byName: Map<string, SnapRecord> }> {
-  const ids = new Set<string>();
-  const names = new Set<string>();
-  for (const a of actions) {
-    if (a.action === 'refresh') ids.add(a.snapId);
-    else if (a.action === 'install' || a.action === 'download') {
-      if (a.snapId) ids.add(a.snapId);
-      else if (a.name) names.add(a.name);
-    }
-  }
-  const found = env.view ? [...(await env.reads.visibleById(env.view, [...ids])), ...(await env.reads.visibleByName(env.view, [...names]))] : [];
-  return { byId: new Map(found.map((s) => [s.snapId, s])), byName: new Map(found.map((s) => [s.name, s])) };
-}
-
 type Refusal = { error: { code: string; message: string; releases?: Array<{ architecture: string; channel: string }> } };
 
+type Offers = Map<string, Map<string, Offered>>;
+
+/** The channel an action asks for: its own, else the installed snap's tracking channel, else latest/stable. */
+const channelText = (a: SnapActionOf<'install' | 'download' | 'refresh'>, tracking: string | undefined) => a.channel ?? tracking ?? 'latest/stable';
+
+/**
+ * The snaps the actions name that the view shows, by snap-id and by name,
+ * and what it offers them on each channel asked for: one offer query per
+ * distinct channel, whatever the number of snaps, so a 50-snap refresh
+ * costs about what one costs. Actions that name a revision (rare) are
+ * looked up on their own.
+ */
+async function resolve(env: ActionEnv, actions: readonly SnapAction[], installed: ReadonlyMap<string, InstalledSnap>): Promise<{ byId: Map<string, SnapRecord>; byName: Map<string, SnapRecord>; offers: Offers }> {
+  const byId = new Map<string, SnapRecord>();
+  const byName = new Map<string, SnapRecord>();
+  const offers: Offers = new Map();
+  if (!env.view) return { byId, byName, offers };
+  const groups = new Map<string, { channel: Channel; names: string[]; snapIds: string[] }>();
+  const pinned = { names: [] as string[], snapIds: [] as string[] };
+  for (const a of actions) {
+    if (a.action !== 'install' && a.action !== 'download' && a.action !== 'refresh') continue;
+    const id = a.snapId;
+    const name = a.action === 'refresh' || a.snapId ? undefined : a.name;
+    let group: { names: string[]; snapIds: string[] } = pinned;
+    if (a.revision === undefined) {
+      try {
+        const channel = parseChannel(channelText(a, a.action === 'refresh' ? installed.get(a.instanceKey)?.trackingChannel : undefined));
+        group = groups.get(channel.name) ?? { channel, names: [], snapIds: [] };
+        groups.set(channel.name, group as { channel: Channel; names: string[]; snapIds: string[] });
+      } catch {
+        // an invalid channel: the snap is still looked up, to answer invalid-channel by name
+      }
+    }
+    if (id) group.snapIds.push(id);
+    else if (name) group.names.push(name);
+  }
+  const keep = (snaps: readonly SnapRecord[]) => {
+    for (const s of snaps) {
+      byId.set(s.snapId, s);
+      byName.set(s.name, s);
+    }
+  };
+  for (const [name, g] of groups) {
+    const found = await env.reads.offerFor(env.view, { names: g.names, snapIds: g.snapIds }, g.channel, env.architecture);
+    offers.set(name, found.offered);
+    keep(found.visible);
+  }
+  if (pinned.snapIds.length > 0) keep(await env.reads.visibleById(env.view, pinned.snapIds));
+  if (pinned.names.length > 0) keep(await env.reads.visibleByName(env.view, pinned.names));
+  return { byId, byName, offers };
+}
+
 /** The revision an action gets: the one it names, or what its channel (or the installed snap's tracking channel) offers here. */
-async function choose(env: ActionEnv, snap: SnapRecord, a: SnapActionOf<'install' | 'download' | 'refresh'>, tracking: string | undefined): Promise<Chosen | Refusal> {
-  const view = env.view as View;
+async function choose(env: ActionEnv, snap: SnapRecord, a: SnapActionOf<'install' | 'download' | 'refresh'>, tracking: string | undefined, offers: Offers): Promise<Chosen | Refusal> {
   if (a.revision !== undefined && a.channel !== undefined) return { error: { code: 'revision-conflict', message: 'an action names either a channel or a revision, not both' } };
   if (a.revision !== undefined) {
     const r = await env.reads.revision(snap, a.revision);
@@ -99,14 +137,13 @@ async function choose(env: ActionEnv, snap: SnapRecord, a: SnapActionOf<'install
     if (!fits) return { error: { code: 'revision-not-found', message: `revision ${a.revision} of "${snap.name}" is not available for ${env.architecture}`, releases: await releases(env, snap) } };
     return { snap, revision: r, channel: undefined };
   }
-  const text = a.channel ?? tracking ?? 'latest/stable';
-  let channel;
+  let channel: Channel;
   try {
-    channel = parseChannel(text);
+    channel = parseChannel(channelText(a, tracking));
   } catch (e) {
     return { error: { code: 'invalid-channel', message: (e as Error).message } };
   }
-  const offered = (await env.reads.offer(view, [snap.name], channel, env.architecture)).get(snap.name);
+  const offered = offers.get(channel.name)?.get(snap.name);
   if (!offered) return { error: { code: 'revision-not-found', message: `"${snap.name}" has nothing on ${channel.name} for ${env.architecture}`, releases: await releases(env, snap) } };
   return { snap, revision: offered.revision, channel: offered.channel };
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { parse } from 'yaml';
 import type { RevisionRecord, SnapRecord } from '../catalog/snaps.js';
 
@@ -55,8 +56,39 @@ export const hexDigest = (b64url: string): string => Buffer.from(b64url, 'base64
  * inside, the download with an absolute URL and the hex SHA3-384, and the
  * raw snap.yaml (snapd takes a snap's provenance only from there).
  */
+/**
+ * JSON text made once and put as it is into a larger answer: a revision's
+ * storeSnap does not change, and a 50-snap refresh would otherwise build
+ * and serialise the same objects again on every request.
+ */
+export class RawJson {
+  constructor(readonly text: string) {}
+}
+
+/** JSON.stringify, with each RawJson inlined as its text. */
+export function stringifyWithRaw(value: unknown): string {
+  const raws: string[] = [];
+  // A marker no string of the answer can hold: NUL, a random tag, the index.
+  const tag = randomBytes(6).toString('hex');
+  const text = JSON.stringify(value, (_key, v: unknown) => (v instanceof RawJson ? `\u0000${tag}:${raws.push(v.text) - 1}` : v));
+  return raws.length === 0 ? text : text.replace(new RegExp(`"\\\\u0000${tag}:(\\d+)"`, 'g'), (_m, i: string) => raws[Number(i)] as string);
+}
+
 export class SnapJson {
   private readonly described = new Map<string, Described>();
+  private readonly texts = new Map<string, RawJson>();
+
+  /** The storeSnap of an action result (snap-yaml included), serialised once per revision, URL and publisher. */
+  raw(snap: SnapRecord, revision: RevisionRecord, downloadUrl: string, publisher: Publisher): RawJson {
+    const key = `${revision.sha3_384}\0${snap.pk}\0${downloadUrl}\0${publisher.id}\0${publisher['display-name']}\0${publisher.validation}\0${snap.private}\0${snap.type}`;
+    let hit = this.texts.get(key);
+    if (!hit) {
+      hit = new RawJson(JSON.stringify(this.of(snap, revision, downloadUrl, publisher, true)));
+      if (this.texts.size > 50_000) this.texts.clear();
+      this.texts.set(key, hit);
+    }
+    return hit;
+  }
 
   of(snap: SnapRecord, revision: RevisionRecord, downloadUrl: string, publisher: Publisher, withYaml = true): Record<string, unknown> {
     return storeSnapJson(snap, revision, describe(revision, this.described), downloadUrl, publisher, withYaml);

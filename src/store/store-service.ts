@@ -80,7 +80,7 @@ export class StoreService {
         reads: this.reads,
         assertions: this.assertions,
         maxFormat,
-        snapJson: async (snap, revision) => this.json.of(snap, revision, this.downloadUrl(snap, revision), await this.publisher(snap)),
+        snapJson: async (snap, revision) => this.json.raw(snap, revision, this.downloadUrl(snap, revision), await this.publisher(snap)),
         assertionUrl: (type, pk) => this.assertionUrl(type, pk),
       },
       req,

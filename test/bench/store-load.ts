@@ -1,0 +1,119 @@
+/**
+ * The load generator of bench:store, run as its own process so its work is
+ * not counted in the server's.
+ *
+ *   node store-load.js refresh URL WORK_FILE closed CONCURRENCY SECONDS
+ *   node store-load.js refresh URL WORK_FILE open RATE SECONDS
+ *   node store-load.js download FILE_URL TOKEN CONCURRENCY ROUNDS
+ *
+ * refresh: snap actions as snapd sends them on auto-refresh, each from a
+ * device (session token) picked at random, with a context of 50 installed
+ * snaps (random, some up to date and some not) and one refresh action per
+ * snap. WORK_FILE is JSON { tokens: [...], snapIds: [...] }.
+ * download: CONCURRENCY clients each fetch the file ROUNDS times.
+ * Prints one JSON line: { count, errors, seconds, rate, p50, p99, bytes, mbPerS }.
+ */
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+
+const [kind, url, a3, a4, a5, a6] = process.argv.slice(2) as [string, string, string, string, string, string?];
+// At most 64 connections, as from a proxy in front of the store: a burst queues here (its wait counted in the latency) instead of opening hundreds of sockets.
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+const target = new URL(url);
+
+function send(method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<{ status: number; bytes: number; text?: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: target.hostname, port: target.port, path, method, agent, headers: { ...headers, ...(body ? { 'Content-Length': String(body.length) } : {}) } }, (res) => {
+      let bytes = 0;
+      const keep: Buffer[] = [];
+      res.on('data', (c: Buffer) => {
+        bytes += c.length;
+        if (method === 'POST') keep.push(c);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, ...(method === 'POST' ? { text: Buffer.concat(keep).toString('utf8') } : {}) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const latencies: number[] = [];
+let errors = 0;
+let bytes = 0;
+let begin = performance.now();
+let cpuAtBegin = process.cpuUsage();
+
+if (kind === 'refresh') {
+  const work = JSON.parse(readFileSync(a3, 'utf8')) as { tokens: string[]; snapIds: string[] };
+  const mode = a4 as 'closed' | 'open';
+  const amount = Number(a5);
+  const seconds = Number(a6);
+  const path = `${target.pathname}v2/snaps/refresh`;
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(Math.random() * xs.length)] as T;
+  // Bodies made before the clock starts, so the generator spends its CPU on sending, not on JSON.
+  const bodies = Array.from({ length: 2000 }, () => {
+    const ids = new Set<string>();
+    while (ids.size < 50) ids.add(pick(work.snapIds));
+    const context = [...ids].map((id) => ({ 'snap-id': id, 'instance-key': id, revision: Math.random() < 0.5 ? 1 : 2, 'tracking-channel': 'latest/stable', epoch: { read: [0], write: [0] }, 'refreshed-date': '2026-11-01T00:00:00Z' }));
+    const actions = [...ids].map((id) => ({ action: 'refresh', 'instance-key': id, 'snap-id': id }));
+    return Buffer.from(JSON.stringify({ context, actions, fields: ['architectures', 'base', 'confinement', 'download', 'epoch', 'name', 'revision', 'snap-id', 'snap-yaml', 'type', 'version'] }));
+  });
+  let sent = 0;
+  begin = performance.now();
+  cpuAtBegin = process.cpuUsage();
+  const one = async () => {
+    const body = bodies[sent++ % bodies.length] as Buffer;
+    const headers = { 'Content-Type': 'application/json', Accept: 'application/json', 'Snap-Device-Authorization': `Macaroon root="${pick(work.tokens)}"`, 'Snap-Device-Architecture': 'amd64', 'Snap-Device-Series': '16', 'Snap-Device-Store': 'demo-brand', 'Snap-Refresh-Reason': 'scheduled' };
+    const start = performance.now();
+    try {
+      const res = await send('POST', path, headers, body);
+      if (res.status !== 200 || !res.text?.startsWith('{"results":[')) errors++;
+      else latencies.push(performance.now() - start);
+    } catch {
+      errors++;
+    }
+  };
+  const end = begin + seconds * 1000;
+  if (mode === 'closed') {
+    await Promise.all(Array.from({ length: amount }, async () => {
+      while (performance.now() < end) await one();
+    }));
+  } else {
+    // Open loop: arrivals at a fixed rate whatever the answers, as a fleet's timers fire.
+    const interval = 1000 / amount;
+    const inFlight: Promise<void>[] = [];
+    for (let t = begin; t < end; t += interval) {
+      const wait = t - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      inFlight.push(one());
+    }
+    await Promise.all(inFlight);
+  }
+} else {
+  const token = a3;
+  const concurrency = Number(a4);
+  const rounds = Number(a5);
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    for (let i = 0; i < rounds; i++) {
+      const start = performance.now();
+      try {
+        const res = await send('GET', `${target.pathname}${target.search}`, { 'X-Device-Authorization': `Macaroon root="${token}"` });
+        if (res.status !== 200) errors++;
+        else {
+          bytes += res.bytes;
+          latencies.push(performance.now() - start);
+        }
+      } catch {
+        errors++;
+      }
+    }
+  }));
+}
+
+const elapsed = (performance.now() - begin) / 1000;
+latencies.sort((a, b) => a - b);
+const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
+const cpu = process.cpuUsage(cpuAtBegin);
+console.log(JSON.stringify({ cpuMs: (cpu.user + cpu.system) / 1000, count: latencies.length, errors, seconds: elapsed, rate: latencies.length / elapsed, p50: pct(50), p99: pct(99), bytes, mbPerS: bytes / 1e6 / elapsed }));
+agent.destroy();

@@ -1,0 +1,150 @@
+/**
+ * npm run bench:store: the store listener under a fleet's load.
+ *
+ * A catalog of 10,000 snaps (two amd64 revisions each, the newer on
+ * latest/stable) and 1,000 devices with sessions. A load generator in its
+ * own process sends snap actions as snapd's auto-refresh does: a 50-snap
+ * context and a refresh action per snap, half of them out of date. First
+ * closed loops find the best rate, then an open loop at 80% of it gives the
+ * p99 a fleet sees. Then a real 50 MB .snap is downloaded by 8 concurrent
+ * clients from the store, and in the same run from a bare node:http server
+ * that streams the same file with fs.createReadStream.
+ * Last line: RESULT refresh_per_s=<best> refresh_p99_ms=<at 80%> download_ratio=<ours ÷ bare>.
+ * Goals: refresh_p99_ms < 50 at 80% of the best rate, download_ratio ≥ 0.8.
+ */
+import { execFile } from 'node:child_process';
+import { createReadStream, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { promisify } from 'node:util';
+import { publish, startStoreVault } from '../support/store.js';
+import { testDataDir } from '../support/vault.js';
+
+const SNAPS = Number(process.env['BENCH_SNAPS'] ?? 10_000);
+const DEVICES = Number(process.env['BENCH_DEVICES'] ?? 1000);
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 8);
+const DOWNLOAD_MB = Number(process.env['BENCH_DOWNLOAD_MB'] ?? 50);
+const run = promisify(execFile);
+const load = join(import.meta.dirname, 'store-load.js');
+
+interface LoadResult {
+  count: number;
+  errors: number;
+  seconds: number;
+  rate: number;
+  p50: number;
+  p99: number;
+  mbPerS: number;
+  cpuMs: number;
+}
+const loadRun = async (...args: string[]): Promise<LoadResult> => JSON.parse((await run(process.execPath, [load, ...args], { maxBuffer: 1 << 20 })).stdout) as LoadResult;
+const f = (n: number, d = 1) => n.toFixed(d);
+
+/** BENCH_PROFILE=PREFIX: a CPU profile of the server during each open loop, written to PREFIX-<fraction>.cpuprofile. */
+async function startProfile(): Promise<() => Promise<unknown>> {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    session.disconnect();
+    return profile;
+  };
+}
+
+const dir = testDataDir();
+const tv = await startStoreVault(dir, { log: { level: 'warn' } } as never);
+try {
+  const { db } = tv.vault;
+  const t0 = performance.now();
+  const snapIds: string[] = [];
+  const yaml = (i: number, v: number) => `name: fleet-snap-${i}\nversion: '${v}.0'\nsummary: A snap of the benchmark fleet\ndescription: |\n  Installed on every device of the line.\nbase: core22\nconfinement: strict\ngrade: stable\narchitectures: [amd64]\napps:\n  fleet-snap-${i}:\n    command: bin/run\n    plugs: [network]\n`;
+  await db.transaction(async (trx) => {
+    const now = new Date().toISOString();
+    for (let start = 0; start < SNAPS; start += 200) {
+      const batch = Array.from({ length: Math.min(200, SNAPS - start) }, (_, k) => start + k);
+      const rows = batch.map((i) => ({ snap_id: `fleet${String(i).padStart(27, '0')}`, name: `fleet-snap-${i}`, store_id: 'demo-brand', type: 'app', private: false, publisher: 'operator', publisher_id: 'demo-brand', collaborators: '[]', created_at: now }));
+      snapIds.push(...rows.map((r) => r.snap_id));
+      const ids = (await trx('snaps').insert(rows).returning('id')) as Array<number | { id: number }>;
+      const pks = ids.map((x) => (typeof x === 'object' ? x.id : x));
+      const revisions = pks.flatMap((pk, k) =>
+        [1, 2].map((revision) => ({ snap: pk, revision, sha3_384: Buffer.alloc(48, (pk * 2 + revision) % 251).toString('base64url'), size: 4096 * revision, version: `${revision}.0`, architectures: '["amd64"]', grade: 'stable', confinement: 'strict', base: 'core22', epoch: '0', provenance: 'global-upload', snap_yaml: yaml(batch[k] as number, revision), status: 'approved', uploaded_by: 'operator', upload_id: null, reviewed_by: null, review_reason: null, created_at: now, reviewed_at: null })),
+      );
+      await trx.batchInsert('snap_revisions', revisions, 100);
+      await trx.batchInsert('channel_heads', pks.map((pk) => ({ snap: pk, channel: 'latest/stable', architecture: 'amd64', revision: 2 })), 200);
+    }
+  });
+  const tokens: string[] = [];
+  for (let i = 0; i < DEVICES; i++) {
+    const { token } = await tv.vault.store.sessions.sessions.create({ brandId: 'demo-brand', model: 'demo-model', serial: `FLEET-${i}`, deviceKeyId: `fleet-key-${i}`, storeId: 'demo-brand' });
+    tokens.push(token);
+  }
+  const work = join(dir, 'work.json');
+  writeFileSync(work, JSON.stringify({ tokens, snapIds }));
+  console.log(`store benchmark: ${SNAPS} snaps, ${DEVICES} devices with sessions, built in ${f((performance.now() - t0) / 1000)} s; node ${process.version}`);
+
+  // Best rate: closed loops at a few concurrencies.
+  let best: LoadResult | undefined;
+  for (const c of [4, 16, 64]) {
+    const r = await loadRun('refresh', tv.storeUrl, work, 'closed', String(c), String(SECONDS));
+    console.log(`  refresh, ${c} in flight: ${f(r.rate)}/s, p50 ${f(r.p50, 2)} ms, p99 ${f(r.p99, 2)} ms, ${r.errors} errors; load generator CPU ${f(r.cpuMs / r.seconds / 10)}%`);
+    if (r.errors > 0) throw new Error(`the store answered ${r.errors} snap actions with an error`);
+    if (!best || r.rate > best.rate) best = r;
+  }
+  // BENCH_OPEN=0.4,0.6 adds open loops at other fractions of the best rate, to see where the latency turns.
+  const fractions = [...(process.env['BENCH_OPEN'] ?? '').split(',').filter(Boolean).map(Number), 0.8];
+  let open: LoadResult | undefined;
+  for (const fraction of fractions) {
+    const target = (best as LoadResult).rate * fraction;
+    const loop = monitorEventLoopDelay({ resolution: 5 });
+    loop.enable();
+    const profile = process.env['BENCH_PROFILE'] ? await startProfile() : undefined;
+    open = await loadRun('refresh', tv.storeUrl, work, 'open', String(target), String(SECONDS));
+    if (profile) writeFileSync(`${process.env['BENCH_PROFILE']}-${fraction}.cpuprofile`, JSON.stringify(await profile()));
+    loop.disable();
+    if (process.env['BENCH_VERBOSE']) {
+      console.log(`    server event loop delay: p50 ${f(loop.percentile(50) / 1e6, 1)} ms, p99 ${f(loop.percentile(99) / 1e6, 1)} ms, max ${f(loop.max / 1e6, 1)} ms`);
+      const h = (await tv.vault.metrics.httpDuration.get()).values.filter((v) => v.labels['route'] === 'store:snap-action' && String(v.metricName).endsWith('_bucket'));
+      console.log(`    server-side latency buckets so far: ${h.map((v) => `≤${String((v.labels as Record<string, unknown>)['le'])}s:${v.value}`).join(' ')}`);
+    }
+    console.log(`  refresh, open loop at ${f(fraction * 100, 0)}% of the best (${f(target)}/s): ${f(open.rate)}/s answered, p50 ${f(open.p50, 2)} ms, p99 ${f(open.p99, 2)} ms, ${open.errors} errors; load generator CPU ${f(open.cpuMs / open.seconds / 10)}%`);
+  }
+  open = open as LoadResult;
+
+  // A real 50 MB snap, uploaded and released through the catalog.
+  await publish(tv, dir, { name: 'big-snap', payloadBytes: DOWNLOAD_MB * 1024 * 1024 });
+  const answer = (await (
+    await fetch(`${tv.storeUrl}v2/snaps/refresh`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Snap-Device-Authorization': `Macaroon root="${tokens[0]}"` },
+      body: JSON.stringify({ context: [], actions: [{ action: 'download', 'instance-key': 'download-1', name: 'big-snap', channel: 'stable', epoch: null }] }),
+    })
+  ).json()) as { results: Array<{ snap: { download: { url: string } } }> };
+  const url = answer.results[0]?.snap.download.url as string;
+  const revision = (await tv.vault.store.file({ storeId: 'demo-brand', publicOnly: false }, url.split('/').at(-1)?.split('_')[0] as string, 1)).path;
+  const size = statSync(revision).size;
+  const bare = createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) });
+    createReadStream(revision).pipe(res);
+  });
+  await new Promise<void>((r) => bare.listen(0, '127.0.0.1', () => r()));
+  const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}/file.snap`;
+  const rounds = String(Math.max(1, Math.round(800 / DOWNLOAD_MB / 8)));
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    ours.push((await loadRun('download', url, tokens[1] as string, '8', rounds)).mbPerS);
+    theirs.push((await loadRun('download', bareUrl, 'none', '8', rounds)).mbPerS);
+  }
+  bare.close();
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[1] as number;
+  const ratio = median(ours) / median(theirs);
+  console.log(`  download of a ${f(size / 1e6)} MB snap, 8 clients: store ${f(median(ours))} MB/s, bare node:http ${f(median(theirs))} MB/s (medians of 3)`);
+  console.log(`RESULT refresh_per_s=${f((best as LoadResult).rate)} refresh_p99_ms=${f(open.p99, 2)} download_ratio=${f(ratio, 3)}`);
+} finally {
+  await tv.close();
+}
