@@ -3,7 +3,7 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { encodeStream } from '../../assertions/index.js';
 import { openVault, type Vault } from '../../app.js';
 import { runVault } from '../../main.js';
-import { CONFIG_FILE, loadConfig, maskedConfig, type ConfigInput } from '../../config.js';
+import { CONFIG_FILE, loadConfig, maskedConfig, storePublicUrl, type ConfigInput } from '../../config.js';
 import { createDemo } from '../../setup/demo.js';
 import { TOKEN_LABEL, initDataDir } from '../../setup/data-dir.js';
 import { CliError, type CliIo } from '../io.js';
@@ -48,7 +48,9 @@ export function vaultCommands(io: CliIo): Command[] {
             'start the vault:',
             `  serial-vault serve --data-dir ${dir}`,
             'register a demo device against it:',
-            `  serial-vault device register --url ${url} --api-key-file ${demo.apiKey} --model-assertion ${demo.model} --trusted ${demo.trusted}`,
+            `  serial-vault device register --url ${url} --api-key-file ${demo.apiKey} --model-assertion ${demo.model} --trusted ${demo.trusted} --save-key device.key --out device.serial`,
+            `then install a snap the demo store offers (publish one with "serial-vault snap register/upload/release --store demo-brand"):`,
+            `  serial-vault device install NAME --store-url ${storePublicUrl(vault.config)} --serial-assertion device.serial --device-key device.key --model-assertion ${demo.model} --trusted ${demo.trusted} --dir device`,
             '',
           ].join('\n'),
         );
