@@ -36,7 +36,7 @@ async function secretFile(path: string): Promise<void> {
 }
 
 /** Sets up the embedded defaults in a data directory: SoftHSM2 token, config, database. Idempotent. */
-export async function initDataDir(dataDir: string, options: { port?: number; adminPort?: number; database?: string } = {}): Promise<{ dir: string; created: boolean }> {
+export async function initDataDir(dataDir: string, options: { port?: number; adminPort?: number; storePort?: number; database?: string } = {}): Promise<{ dir: string; created: boolean }> {
   const dir = resolve(dataDir);
   await mkdir(join(dir, 'tokens'), { recursive: true, mode: 0o700 });
   await mkdir(join(dir, 'secrets'), { recursive: true, mode: 0o700 });
@@ -65,6 +65,7 @@ export async function initDataDir(dataDir: string, options: { port?: number; adm
       hsm: { uri: `pkcs11:token=${TOKEN_LABEL}?pin-source=file:secrets/user-pin`, softhsmConf: 'softhsm2.conf' },
       device: { port: options.port ?? 8080 },
       admin: { port: options.adminPort ?? 8081 },
+      store: { port: options.storePort ?? 8082 },
     };
     parseConfig(config);
     const { dataDir: _omit, ...stored } = config;

@@ -70,7 +70,7 @@ const data = mkdtempSync(join(tmpdir(), 'sv-bench-'));
 let server: ChildProcess | undefined;
 try {
   const port = await freePort();
-  await run([cli, 'init', '--data-dir', data, '--demo', '--port', String(port), '--admin-port', String(await freePort())]);
+  await run([cli, 'init', '--data-dir', data, '--demo', '--port', String(port), '--admin-port', String(await freePort()), '--store-port', '0']);
   const config = await loadConfig(data);
   process.env['SOFTHSM2_CONF'] = config.hsm.softhsmConf;
   const keysFile = await deviceKeys(Math.ceil(400 * SECONDS * (LEVELS.length + 1)));

@@ -133,4 +133,18 @@ describe('the canonical trust setup', () => {
     const forged = await signAssertion({ type: 'snap-declaration', 'authority-id': 'fakecanonical', series: '16', 'snap-id': 'ForgedSnapId0000000000000000001', 'snap-name': 'forged', 'publisher-id': 'acme', timestamp: now() } as never, undefined, stranger);
     expect(await refusal(tv.vault.snaps.importDeclaration(OPERATOR, 'acme', forged))).toMatch(/^ERR_SIGNING_REFUSED: a device would reject/);
   });
+  it("the store serves store/<id> only as the root signed it (not-found until then), and a provenance revision by its full key", async () => {
+    const view = { storeId: 'acme', publicOnly: false };
+    const find = (type: string, key: string[]) => tv.vault.store.assertions.find(view, type, key, 6);
+    await expect(find('store', ['acme'])).rejects.toMatchObject({ code: 'ERR_ASSERTION_NOT_FOUND' });
+    const signed = await signAssertion({ type: 'store', 'authority-id': 'fakecanonical', store: 'acme', 'operator-id': 'acme', timestamp: now() }, undefined, root);
+    await tv.vault.custody.assertions.put(signed);
+    expect((await find('store', ['acme'])).encode().equals(signed.encode())).toBe(true);
+    const revision = (await tv.vault.snaps.status(OPERATOR, 'acme', 'acme-app')).revisions.find((r) => r.provenance === 'acme-factory');
+    expect(revision).toBeDefined();
+    // snapd asks for snap-revision/<digest>/<provenance> when the snap.yaml of the action result names one.
+    await expect(find('snap-revision', [revision!.sha3_384])).rejects.toMatchObject({ code: 'ERR_ASSERTION_NOT_FOUND' });
+    const got = await find('snap-revision', [revision!.sha3_384, 'acme-factory']);
+    expect([got.authorityId, got.headerString('provenance')]).toEqual(['acme', 'acme-factory']);
+  });
 });

@@ -67,7 +67,7 @@ describe('uploads killed mid-way (SIGKILL)', () => {
   beforeAll(async () => {
     dir = testDataDir();
     adminPort = await freePort();
-    const init = spawnSync(process.execPath, [bin, 'init', '--data-dir', dir, '--demo', '--port', String(await freePort()), '--admin-port', String(adminPort)], { encoding: 'utf8' });
+    const init = spawnSync(process.execPath, [bin, 'init', '--data-dir', dir, '--demo', '--port', String(await freePort()), '--admin-port', String(adminPort), '--store-port', '0'], { encoding: 'utf8' });
     expect(init.status, init.stderr).toBe(0);
     token = await withVault(dir, async (v) => {
       await v.accounts.addPerson(OPERATOR, 'line@crash.test', 'Line');

@@ -11,7 +11,7 @@ const dir = testDataDir();
 describe('the store, person, role and token commands', () => {
   describe('on the appliance (a local data directory)', () => {
     beforeAll(async () => {
-      expect((await cli('init', '--data-dir', dir, '--demo', '--port', '0', '--admin-port', '0')).code).toBe(0);
+      expect((await cli('init', '--data-dir', dir, '--demo', '--port', '0', '--admin-port', '0', '--store-port', '0')).code).toBe(0);
     }, 120_000);
 
     it('admin create makes the first Store Administrator and prints a one-time token on stdout alone', async () => {

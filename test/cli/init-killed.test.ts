@@ -24,7 +24,7 @@ const bin = resolve('dist/src/cli/main.js');
 
 function run(dir: string, killAfterMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
   return new Promise((res) => {
-    const child = spawn(process.execPath, [bin, 'init', '--data-dir', dir, '--demo', '--port', '0', '--admin-port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [bin, 'init', '--data-dir', dir, '--demo', '--port', '0', '--admin-port', '0', '--store-port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
@@ -99,7 +99,7 @@ describe('init --demo stopped at each HSM operation', () => {
         close: async () => undefined,
       };
       try {
-        await initDataDir(dir, { port: 0, adminPort: 0 });
+        await initDataDir(dir, { port: 0, adminPort: 0, storePort: 0 });
         const config = await loadConfig(dir);
         const first = await openVault(config, { keystore: crashing, logger: pino({ level: 'silent' }) });
         const crashed = await createDemo(first).then(

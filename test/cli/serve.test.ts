@@ -22,7 +22,7 @@ describe('serial-vault serve', () => {
 
   it('logs JSON to a file, re-opens it on SIGHUP, and keeps secrets out of it', async () => {
     const port = await freePort();
-    await initDataDir(dir, { port, adminPort: await freePort() });
+    await initDataDir(dir, { port, adminPort: await freePort(), storePort: 0 });
     const bad = spawnSync(process.execPath, [bin, 'serve', '--data-dir', dir], {
       encoding: 'utf8',
       env: { ...process.env, SERIAL_VAULT_DEVICE_PORT: 'eighty', SERIAL_VAULT_LOG_LEVEL: 'loud' },

@@ -15,7 +15,7 @@ describe('the vault commands, as the README uses them', () => {
 
   it('init --demo sets up the embedded defaults and prints how to register a device', async () => {
     port = await freePort();
-    const { code, stdout, stderr } = await cli('init', '--data-dir', dir, '--demo', '--port', String(port), '--admin-port', '0');
+    const { code, stdout, stderr } = await cli('init', '--data-dir', dir, '--demo', '--port', String(port), '--admin-port', '0', '--store-port', '0');
     expect(stderr).toMatch(/initialised vault data/);
     expect(code).toBe(0);
     expect(stdout).toContain(`serial-vault serve --data-dir ${resolve(dir)}`);

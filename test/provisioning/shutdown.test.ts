@@ -19,7 +19,7 @@ describe('SIGTERM during a burst of registrations', () => {
   it('every registration completes or gets a 503, and the database holds exactly the serials answered', async () => {
     const port = await freePort();
     const adminPort = await freePort();
-    await initDataDir(dir, { port, adminPort });
+    await initDataDir(dir, { port, adminPort, storePort: 0 });
     const setup = await openVault(await loadConfig(dir), { logger: captureLogger().logger });
     await createDemo(setup);
     await setup.close();

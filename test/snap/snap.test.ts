@@ -83,7 +83,7 @@ describe('the snap', () => {
 
   it('the configure hook applies a valid `snap set` and restarts the daemon', async () => {
     const port = await freePort();
-    writeFileSync(settings, JSON.stringify({ device: { port }, admin: { port: 0 } }));
+    writeFileSync(settings, JSON.stringify({ device: { port }, admin: { port: 0 }, store: { port: 0 } }));
     execFileSync(join(root, 'meta', 'hooks', 'configure'), { env, stdio: 'pipe' });
     const config = JSON.parse(readFileSync(join(data, 'config.json'), 'utf8')) as { device: { port: number } };
     expect(config.device.port).toBe(port);

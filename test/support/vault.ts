@@ -53,7 +53,7 @@ export function captureLogger(): { logger: Logger; text: () => string } {
 
 /** Starts a vault with the demo brand and model on a real SoftHSM2 token, SQLite or PostgreSQL, on a loopback port. */
 export async function startTestVault(dataDir: string, database: DatabaseKind, overrides: Partial<ConfigInput> = {}, pgConnection?: string): Promise<TestVault> {
-  await initDataDir(dataDir, { port: 0, adminPort: 0 });
+  await initDataDir(dataDir, { port: 0, adminPort: 0, storePort: 0 });
   const db = database === 'pg' ? { client: 'pg' as const, connection: pgConnection ?? (await freshPostgresDatabase()) } : undefined;
   const { hsm: _hsm, ...rest } = overrides;
   const config = await loadConfig(dataDir, { ...(db ? { database: db } : {}), ...rest, device: { port: 0, ...(overrides.device ?? {}) } as ConfigInput['device'] });

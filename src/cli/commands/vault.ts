@@ -16,11 +16,13 @@ export function vaultCommands(io: CliIo): Command[] {
     .option('--demo', 'also create a demo root, brand, model and API key, and print how to register a device')
     .addOption(new Option('--port <port>', 'device API port (default 8080)').argParser((v) => Number(v)))
     .addOption(new Option('--admin-port <port>', 'admin listener port: metrics, health (default 8081; 0 picks a free one)').argParser((v) => Number(v)))
+    .addOption(new Option('--store-port <port>', 'store listener port, what snapd on devices talks to (default 8082; 0 picks a free one)').argParser((v) => Number(v)))
     .option('--database <url>', 'a PostgreSQL connection URL instead of SQLite')
     .action(async (options) => {
       const { dir, created } = await initDataDir(options.dataDir, {
         ...(options.port !== undefined ? { port: options.port } : {}),
         ...(options.adminPort !== undefined ? { adminPort: options.adminPort } : {}),
+        ...(options.storePort !== undefined ? { storePort: options.storePort } : {}),
         ...(options.database ? { database: options.database } : {}),
       });
       io.stderr(`${created ? 'initialised' : 'using'} vault data in ${dir}\n`);
