@@ -27,12 +27,12 @@ export class OfferReads {
   private cachedTree: { at: number; tree: Promise<StoreTree> } | undefined;
   private readonly cachedChoices = new Map<string, { at: number; choices: Promise<ChainChoices> }>();
   /** Offer rows per snap, by channels and architectures asked, kept until the catalog changes (see fresh). */
-  private readonly rows = new Map<string, Map<string, readonly OfferRow[]>>();
+  private readonly rows = new Map<string, { byName: Map<string, readonly OfferRow[]>; byId: Map<string, readonly OfferRow[]> }>();
   private readonly rowCache: OfferRowCache = {
     scope: (channels, arches) => {
       const key = `${channels.join(',')}\0${arches.join(',')}`;
       let scope = this.rows.get(key);
-      if (!scope || scope.size > 100_000) this.rows.set(key, (scope = new Map()));
+      if (!scope || scope.byName.size + scope.byId.size > 200_000) this.rows.set(key, (scope = { byName: new Map(), byId: new Map() }));
       return scope;
     },
   };

@@ -68,11 +68,11 @@ export interface OfferRow {
 
 /**
  * Offer rows per snap for one set of channels and architectures, kept by a
- * caller that knows when the catalog changed: `key` is the snap's name or
- * snap-id, prefixed with "n" or "i".
+ * caller that knows when the catalog changed, by the snap's name and by its
+ * snap-id.
  */
 export interface OfferRowCache {
-  scope(channels: readonly string[], arches: readonly string[]): Map<string, readonly OfferRow[]>;
+  scope(channels: readonly string[], arches: readonly string[]): { readonly byName: Map<string, readonly OfferRow[]>; readonly byId: Map<string, readonly OfferRow[]> };
 }
 
 /** The snaps with their candidate heads and revisions: one query; with a cache, only for the snaps it does not hold. */
@@ -98,17 +98,17 @@ async function offerRows(db: Database, names: readonly string[], snapIds: readon
   if (!cache) return query(names, snapIds);
   const scope = cache.scope(channels, arches);
   const rows: OfferRow[] = [];
-  const miss = (prefix: string) => (key: string) => {
-    const hit = scope.get(prefix + key);
-    if (hit) rows.push(...hit);
+  const miss = (held: Map<string, readonly OfferRow[]>) => (key: string) => {
+    const hit = held.get(key);
+    if (hit) for (const r of hit) rows.push(r);
     return !hit;
   };
-  const missNames = names.filter(miss('n'));
-  const missIds = snapIds.filter(miss('i'));
+  const missNames = names.filter(miss(scope.byName));
+  const missIds = snapIds.filter(miss(scope.byId));
   if (missNames.length + missIds.length === 0) return rows;
   const fetched = await query(missNames, missIds);
-  for (const n of missNames) scope.set(`n${n}`, fetched.filter((r) => r.snap.name === n));
-  for (const i of missIds) scope.set(`i${i}`, fetched.filter((r) => r.snap.snapId === i));
+  for (const n of missNames) scope.byName.set(n, fetched.filter((r) => r.snap.name === n));
+  for (const i of missIds) scope.byId.set(i, fetched.filter((r) => r.snap.snapId === i));
   return [...rows, ...fetched];
 }
 

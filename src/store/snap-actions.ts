@@ -14,6 +14,8 @@ export interface ActionEnv {
   readonly assertions: AssertionReads;
   /** `assertion-max-formats` of the request (snapd's own defaults when absent). */
   readonly maxFormat: (type: string) => number;
+  /** parseChannel, memoised for one request. */
+  readonly channelOf?: (text: string) => Channel;
   snapJson(snap: SnapRecord, revision: RevisionRecord): Promise<RawJson>;
   assertionUrl(type: string, primaryKey: readonly string[]): string;
 }
@@ -35,6 +37,22 @@ const errorResult = (base: Result, code: string, message: string, releases?: Arr
  * `name`; a refresh to the revision already installed gets no result.
  */
 export async function answerActions(env: ActionEnv, req: ActionRequest): Promise<Result[]> {
+  // A 50-snap refresh names the same channel fifty times: each text is parsed once.
+  const parsed = new Map<string, Channel | Error>();
+  const channelOf = (text: string): Channel => {
+    let c = parsed.get(text);
+    if (!c) {
+      try {
+        c = parseChannel(text);
+      } catch (e) {
+        c = e as Error;
+      }
+      parsed.set(text, c);
+    }
+    if (c instanceof Error) throw c;
+    return c;
+  };
+  env = { ...env, channelOf };
   const installed = new Map(req.context.map((c) => [c.instanceKey, c]));
   const { offers, ...snaps } = await resolve(env, req.actions, installed);
   const results: Result[] = [];
@@ -102,7 +120,7 @@ async function resolve(env: ActionEnv, actions: readonly SnapAction[], installed
     let group: { names: string[]; snapIds: string[] } = pinned;
     if (a.revision === undefined) {
       try {
-        const channel = parseChannel(channelText(a, a.action === 'refresh' ? installed.get(a.instanceKey)?.trackingChannel : undefined));
+        const channel = (env.channelOf ?? parseChannel)(channelText(a, a.action === 'refresh' ? installed.get(a.instanceKey)?.trackingChannel : undefined));
         group = groups.get(channel.name) ?? { channel, names: [], snapIds: [] };
         groups.set(channel.name, group as { channel: Channel; names: string[]; snapIds: string[] });
       } catch {
@@ -139,7 +157,7 @@ async function choose(env: ActionEnv, snap: SnapRecord, a: SnapActionOf<'install
   }
   let channel: Channel;
   try {
-    channel = parseChannel(channelText(a, tracking));
+    channel = (env.channelOf ?? parseChannel)(channelText(a, tracking));
   } catch (e) {
     return { error: { code: 'invalid-channel', message: (e as Error).message } };
   }

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { parse } from 'yaml';
 import type { RevisionRecord, SnapRecord } from '../catalog/snaps.js';
 
@@ -65,13 +64,19 @@ export class RawJson {
   constructor(readonly text: string) {}
 }
 
-/** JSON.stringify, with each RawJson inlined as its text. */
-export function stringifyWithRaw(value: unknown): string {
-  const raws: string[] = [];
-  // A marker no string of the answer can hold: NUL, a random tag, the index.
-  const tag = randomBytes(6).toString('hex');
-  const text = JSON.stringify(value, (_key, v: unknown) => (v instanceof RawJson ? `\u0000${tag}:${raws.push(v.text) - 1}` : v));
-  return raws.length === 0 ? text : text.replace(new RegExp(`"\\\\u0000${tag}:(\\d+)"`, 'g'), (_m, i: string) => raws[Number(i)] as string);
+/**
+ * JSON.stringify, with each RawJson inlined as its text. The top `depth`
+ * levels are walked here (a snap action answer holds its RawJson at the
+ * third: answer, results, result); below that, JSON.stringify does the
+ * rest. No replacer function: it would be called for every value.
+ */
+export function stringifyWithRaw(value: unknown, depth = 3): string {
+  if (value instanceof RawJson) return value.text;
+  if (depth === 0 || value === null || typeof value !== 'object' || typeof (value as { toJSON?: unknown }).toJSON === 'function') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map((v: unknown) => (v === undefined || typeof v === 'function' ? 'null' : stringifyWithRaw(v, depth - 1))).join(',')}]`;
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(value)) if (v !== undefined && typeof v !== 'function') parts.push(`${JSON.stringify(k)}:${stringifyWithRaw(v, depth - 1)}`);
+  return `{${parts.join(',')}}`;
 }
 
 export class SnapJson {
