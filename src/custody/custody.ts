@@ -229,6 +229,26 @@ export class Custody {
     });
   }
 
+  /**
+   * Keeps a `store` assertion a trusted root signed (Canonical's for a brand
+   * store in the canonical setup), which the store listener then serves at
+   * `v2/assertions/store/<id>`. One that does not verify is refused: a
+   * device would reject it and fail every install (STORE.md §4.2).
+   */
+  async importStoreAssertion(store: Assertion, chain: readonly Assertion[] = [], actor: Actor = OPERATOR_ACTOR): Promise<void> {
+    if (!store.is('store')) throw new CustodyError('ERR_ASSERTION_UNEXPECTED', `expected a store assertion, got ${store.type}`);
+    const trust = await this.trust();
+    trust.addBatch(chain);
+    const verdict = trust.check(store);
+    if (!verdict.ok) throw new CustodyError('ERR_ASSERTION_UNTRUSTED', `store assertion "${store.view.store}" does not verify against the trusted roots: ${verdict.error.message}`);
+    if (!trust.isTrustedAccount(store.authorityId)) throw new CustodyError('ERR_ASSERTION_UNTRUSTED', `store assertion "${store.view.store}" is signed by "${store.authorityId}", not by a trusted root: a device would reject it`);
+    await this.atomically(actor, async (r, audit) => {
+      for (const a of chain) if (a.is('account')) await r.assertions.put(a);
+      await r.assertions.put(store);
+      await audit({ action: 'store.assertion.import', targetType: 'store', targetId: store.view.store, storeId: null, before: null, after: { authorityId: store.authorityId, url: store.view.url || null } });
+    });
+  }
+
   /** The brand's signing key: the one labelled so, or its first. */
   async brandKey(brand: Brand, keyLabel?: string): Promise<SigningKeyRecord> {
     const keys = await this.keys.forBrand(brand.id);

@@ -138,7 +138,10 @@ describe('the canonical trust setup', () => {
     const find = (type: string, key: string[]) => tv.vault.store.assertions.find(view, type, key, 6);
     await expect(find('store', ['acme'])).rejects.toMatchObject({ code: 'ERR_ASSERTION_NOT_FOUND' });
     const signed = await signAssertion({ type: 'store', 'authority-id': 'fakecanonical', store: 'acme', 'operator-id': 'acme', timestamp: now() }, undefined, root);
-    await tv.vault.custody.assertions.put(signed);
+    // One the brand signed itself is refused: a device would reject it and fail every install.
+    const brandSigned = await signAssertion({ type: 'store', 'authority-id': 'acme', store: 'acme', 'operator-id': 'acme', timestamp: now() }, undefined, await tv.vault.custody.signerFor('brand-acme-serials'));
+    await expect(tv.vault.custody.importStoreAssertion(brandSigned)).rejects.toMatchObject({ code: 'ERR_ASSERTION_UNTRUSTED' });
+    await tv.vault.custody.importStoreAssertion(signed);
     expect((await find('store', ['acme'])).encode().equals(signed.encode())).toBe(true);
     const revision = (await tv.vault.snaps.status(OPERATOR, 'acme', 'acme-app')).revisions.find((r) => r.provenance === 'acme-factory');
     expect(revision).toBeDefined();

@@ -71,6 +71,21 @@ export function brandCommands(io: CliIo): Command[] {
       });
     });
 
+  authority
+    .command('store-assertion')
+    .description("keep a store assertion a trusted root signed (Canonical's, with the operator's account), served to devices at v2/assertions/store/<id>")
+    .argument('<file>', 'the store assertion, optionally with its operator account ("-" for standard input)')
+    .addOption(dataDirOption())
+    .action(async (file, options) => {
+      const assertions = decodeStream(await io.readFile(file).catch((e: Error) => Promise.reject(new CliError(`cannot read ${file}: ${e.message}`))));
+      const store = assertions.find((a) => a.type === 'store');
+      if (!store) throw new CliError(`${file} holds no store assertion`);
+      await withVault(options.dataDir, async (vault) => {
+        await vault.custody.importStoreAssertion(store, assertions.filter((a) => a !== store));
+        io.stdout(`serving store assertion "${store.headerString('store')}" signed by ${store.authorityId}\n`);
+      });
+    });
+
   const brand = new Command('brand').description('brand accounts and their signing keys');
   brand
     .command('create')
