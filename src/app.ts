@@ -86,7 +86,7 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
       sessionTtlMs: config.store.sessionHours * 3600_000,
       nonceTtlMs: config.store.nonceSeconds * 1000,
       clockSkewMs: config.store.clockSkewSeconds * 1000,
-    });
+    }, snaps.reads);
     const accounts = new AccountsService(db, { sessionTtlMs: config.admin.sessionHours * 3600_000, maxTokenDays: config.admin.maxTokenDays });
     // Used request-ids are kept a day after they expire (re-posts, audit), then forgotten.
     const pruner = setInterval(() => {

@@ -4,7 +4,7 @@ import type { Database } from '../db/database.js';
 import { parseChannel, type Channel } from './channels.js';
 import { ChannelMap, type ChannelHead, type ReleaseEvent } from './channel-map.js';
 import { CurationRepository } from './curation.js';
-import { inheritChain, isVisible, offer, offerFor, type ChainChoices, type Offered, type OfferRow, type OfferRowCache, type SnapSelection } from './offer.js';
+import { inheritChain, isVisible, offerFor, type ChainChoices, type Offered, type OfferRow, type OfferRowCache, type SnapSelection } from './offer.js';
 import { SnapRepository, toSnap, type RevisionRecord, type SnapRecord } from './snaps.js';
 
 /**
@@ -59,9 +59,7 @@ export class OfferReads {
 
   /** For each name, the revision the view's store offers on `channel` for `architecture`. */
   async offer(view: View, names: readonly string[], channel: Channel | string, architecture: string): Promise<Map<string, Offered>> {
-    const found = await offer(this.db, await this.tree(), view.storeId, names, typeof channel === 'string' ? parseChannel(channel) : channel, architecture);
-    if (view.publicOnly) for (const [name, o] of found) if (o.snap.private) found.delete(name);
-    return found;
+    return (await this.offerFor(view, { names }, typeof channel === 'string' ? parseChannel(channel) : channel, architecture)).offered;
   }
 
   /**

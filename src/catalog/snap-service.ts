@@ -15,7 +15,8 @@ import { parseChannel, type Channel } from './channels.js';
 import { ChannelMap, type ChannelHead, type ReleaseEvent } from './channel-map.js';
 import { CurationRepository, type CurationMode } from './curation.js';
 import { CatalogError } from './errors.js';
-import { inheritChain, isVisible, offer, type Offered } from './offer.js';
+import { inheritChain, isVisible, type Offered } from './offer.js';
+import { OfferReads } from './offer-reads.js';
 import { SnapAssertions } from './snap-assertions.js';
 import { readSnapYaml } from './snap-file.js';
 import { openSnapFile, type BundleEntry } from './bundle-import.js';
@@ -40,6 +41,8 @@ export interface SnapStatus {
  */
 export class SnapService {
   readonly blobs: BlobStore;
+  /** The read side devices and downloads use, with its caches (shared with the store listener). */
+  readonly reads: OfferReads;
   private readonly assertions: SnapAssertions;
 
   constructor(
@@ -49,6 +52,7 @@ export class SnapService {
     private readonly clock: () => Date = () => new Date(),
   ) {
     this.blobs = new BlobStore(options.blobDir, options.maxSnapBytes);
+    this.reads = new OfferReads(db);
     this.assertions = new SnapAssertions(custody, clock);
   }
 
@@ -58,25 +62,8 @@ export class SnapService {
     return new UnitOfWork(this.db, this.clock).run(who, work);
   }
 
-  private cachedTree: { at: number; tree: Promise<StoreTree> } | undefined;
-
   private tree(): Promise<StoreTree> {
     return new StoreRepository(this.db).tree();
-  }
-
-  /**
-   * The store tree for offer queries, read at most once a second: every
-   * device request walks it, and a store created just now shows in offers
-   * within that second. Writes always read it fresh.
-   */
-  private offerTree(): Promise<StoreTree> {
-    const now = Date.now();
-    if (!this.cachedTree || now - this.cachedTree.at > 1000) {
-      const tree = new StoreRepository(this.db).tree();
-      tree.catch(() => (this.cachedTree = undefined));
-      this.cachedTree = { at: now, tree };
-    }
-    return this.cachedTree.tree;
   }
 
   private async brandOf(tree: StoreTree, storeId: string): Promise<{ brand: Brand; root: string }> {
@@ -333,7 +320,7 @@ export class SnapService {
   }
 
   async offer(storeId: string, names: readonly string[], channel: Channel | string, architecture: string): Promise<Map<string, Offered>> {
-    return offer(this.db, await this.offerTree(), storeId, names, typeof channel === 'string' ? parseChannel(channel) : channel, architecture);
+    return this.reads.offer({ storeId, publicOnly: false }, names, typeof channel === 'string' ? parseChannel(channel) : channel, architecture);
   }
 
   /** The file and assertions of what a store offers, for `snap download`. */

@@ -46,10 +46,11 @@ export class StoreService {
     custody: Custody,
     private readonly blobs: BlobStore,
     readonly options: StoreOptions,
+    reads: OfferReads = new OfferReads(db),
     clock: () => Date = () => new Date(),
   ) {
     this.publicUrl = options.publicUrl;
-    this.reads = new OfferReads(db);
+    this.reads = reads;
     this.sessions = new DeviceSessions(db, custody, options, clock);
     this.assertions = new AssertionReads(db, custody, this.reads, () => storeAssertionUrl(this.publicUrl), clock);
   }
