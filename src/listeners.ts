@@ -9,6 +9,7 @@ import { vaultSecret } from './db/settings.js';
 import { adminApp } from './http/admin-app.js';
 import { Lifecycle, deviceApp } from './http/device-app.js';
 import { storeApp } from './http/store-app.js';
+import { HttpError } from './http/errors.js';
 
 /**
  * The vault's listeners: the device API and the admin listener (admin API,
@@ -99,6 +100,10 @@ export async function serveDevices(vault: Vault): Promise<Listening> {
 /** Starts the store listener: what snapd's store client calls (sessions, snap actions, info, find, assertions, files). */
 export async function serveStore(vault: Vault): Promise<Listening> {
   const { store } = vault.config;
+  if (!store.publicUrl && ['0.0.0.0', '::', '[::]'].includes(store.host)) {
+    // Download and assertion URLs are made from the public URL: http://0.0.0.0:8082/ reaches no device.
+    throw new HttpError('ERR_LISTEN_FAILED', `the store listens on all addresses (store.host ${store.host}): set store.publicUrl to the URL devices reach it at (snap set serial-vault store.public-url=http://HOST:${store.port}/)`);
+  }
   const lifecycle = new Lifecycle();
   const app = storeApp(vault.store, { basePath: store.basePath, maxBodyBytes: 4 * 1024 * 1024, logger: vault.logger, metrics: vault.metrics, lifecycle });
   const server = createServer({ connectionsCheckingInterval: 1000 }, app.callback());

@@ -143,6 +143,19 @@ export class OfferReads {
     return snaps.filter((s) => !(view.publicOnly && s.private) && isVisible(chain, s, curation)).slice(0, limit);
   }
 
+  /**
+   * Whether a revision is published for the view: released on one of the
+   * snap's channels now, or pinned by a store of the view's chain. A
+   * revision pushed but never released, or one whose channel was closed,
+   * is not, whatever its number.
+   */
+  async released(view: View, snap: SnapRecord, revision: number): Promise<boolean> {
+    if ((await this.heads([snap.pk])).some((h) => h.revision === revision)) return true;
+    const tree = await this.tree();
+    const chain = new Set(inheritChain(tree, view.storeId).map((s) => s.id));
+    return (await this.choices(tree, view.storeId)).pins.some((p) => p.snapPk === snap.pk && p.revision === revision && chain.has(p.storeId));
+  }
+
   heads(snapPks: readonly number[]): Promise<ChannelHead[]> {
     return new ChannelMap(this.db).heads(snapPks);
   }

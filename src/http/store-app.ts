@@ -133,7 +133,13 @@ function routes(store: StoreService, options: StoreAppOptions): Route[] {
       authenticated: true,
       handle: async (ctx, state) => {
         const q = (k: string) => (typeof ctx.query[k] === 'string' && ctx.query[k] !== '' ? (ctx.query[k] as string) : undefined);
-        const query = { ...(q('q') ? { q: q('q') } : {}), ...(q('name') ? { name: q('name') } : {}), ...(q('channel') ? { channel: q('channel') } : {}), privateOnly: q('private') === 'true' };
+        const query = {
+          ...(q('q') ? { q: q('q') } : {}),
+          ...(q('name') ? { name: q('name') } : {}),
+          ...(q('channel') ? { channel: q('channel') } : {}),
+          ...(q('confinement') ? { confinement: (q('confinement') as string).split(',') } : {}),
+          privateOnly: q('private') === 'true',
+        };
         sendJson(ctx, 200, await store.find(state.view, query, q('architecture') ?? state.architecture));
       },
     },
@@ -144,8 +150,14 @@ function routes(store: StoreService, options: StoreAppOptions): Route[] {
       authenticated: true,
       problemJson: true,
       handle: async (ctx, state, [type, rest]) => {
-        const parts = (rest as string).slice(1).split('/').map(decodeURIComponent);
-        const maxFormat = /^\d+$/.test(String(ctx.query['max-format'] ?? '')) ? Number(ctx.query['max-format']) : 0;
+        let parts: string[];
+        try {
+          parts = (rest as string).slice(1).split('/').map(decodeURIComponent);
+        } catch {
+          throw new StoreError('ERR_ASSERTION_NOT_FOUND', `no assertion at ${ctx.path}`);
+        }
+        // snapd always says which formats it reads; a client that does not is given the assertion as it is.
+        const maxFormat = /^\d+$/.test(String(ctx.query['max-format'] ?? '')) ? Number(ctx.query['max-format']) : Number.MAX_SAFE_INTEGER;
         const a = await store.assertions.find(state.view, type as string, parts, maxFormat);
         ctx.status = 200;
         ctx.set('Content-Type', ASSERTION_TYPE);

@@ -6,6 +6,19 @@ export interface InstalledSnap {
   readonly instanceKey: string;
   readonly revision: number;
   readonly trackingChannel: string;
+  /** The epochs the installed revision writes (snapd sends its epoch as {read, write}); [0] when absent. */
+  readonly writes: readonly number[];
+}
+
+/** The `write` list of an epoch as snapd sends it: an object, a "N" or "N*" string, or nothing (epoch 0). */
+function epochWrites(v: unknown): number[] {
+  if (typeof v === 'string' && /^\d+\*?$/.test(v)) return [Number(v.replace('*', ''))];
+  const o = obj(v);
+  const pick = (l: unknown) => (Array.isArray(l) ? l.filter((n): n is number => Number.isInteger(n) && n >= 0) : []);
+  const write = pick(o['write']);
+  if (write.length > 0) return write;
+  const read = pick(o['read']);
+  return read.length > 0 ? read.slice(-1) : [0];
 }
 
 export interface AssertionAt {
@@ -46,7 +59,7 @@ export function readActionRequest(body: unknown): ActionRequest {
     const snapId = str(c['snap-id']);
     const revision = int(c['revision']);
     if (!snapId || !revision) continue;
-    context.push({ snapId, instanceKey: str(c['instance-key']) ?? snapId, revision, trackingChannel: str(c['tracking-channel']) ?? 'latest/stable' });
+    context.push({ snapId, instanceKey: str(c['instance-key']) ?? snapId, revision, trackingChannel: str(c['tracking-channel']) ?? 'latest/stable', writes: epochWrites(c['epoch']) });
   }
   const actions: SnapAction[] = [];
   for (const raw of list(b['actions'])) {

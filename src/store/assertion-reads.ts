@@ -8,7 +8,7 @@ import { SnapRepository, type SnapRecord } from '../catalog/snaps.js';
 import { StoreError } from './errors.js';
 
 /** What the store serves at `v2/assertions/…`: what a device fetches to accept a snap. Never serials, models or requests. */
-export const SERVED_TYPES: ReadonlySet<string> = new Set(['account', 'account-key', 'snap-declaration', 'snap-revision', 'snap-developer', 'store']);
+export const SERVED_TYPES: ReadonlySet<string> = new Set(['account', 'account-key', 'snap-declaration', 'snap-revision', 'store']);
 
 const STORE_ACTOR: Actor = { actor: 'store-listener', actorKind: 'operator', via: 'store', clientAddress: null };
 
@@ -50,7 +50,7 @@ export class AssertionReads {
     const notFound = () => new StoreError('ERR_ASSERTION_NOT_FOUND', `${type} ${parts.join('/')} not found`);
     const key = SERVED_TYPES.has(type) ? fullPrimaryKey(type, parts) : undefined;
     if (!key) throw notFound();
-    const a = type === 'store' ? await this.storeAssertion(key[0] as string) : await this.custody.assertions.get(type, key);
+    const a = type === 'store' ? await this.storeAssertion(key[0] as string, view) : await this.custody.assertions.get(type, key);
     if (!a || a.format > maxFormat) throw notFound();
     const snap = await this.snapOf(a);
     if (snap?.private && !(view && (await this.reads.visible(view, [snap])).length > 0)) throw notFound();
@@ -62,10 +62,17 @@ export class AssertionReads {
     return undefined;
   }
 
-  private async storeAssertion(storeId: string): Promise<Assertion | undefined> {
+  /**
+   * The store assertion kept, or in the local setup one signed now for a
+   * device whose session's store is that store or below it: a request
+   * without a session never makes the vault sign or write anything.
+   */
+  private async storeAssertion(storeId: string, view: View | null): Promise<Assertion | undefined> {
     const kept = await this.custody.assertions.get('store', [storeId]);
-    if (kept) return kept;
-    const store = (await this.reads.tree()).get(storeId);
+    if (kept || !view || view.publicOnly) return kept;
+    const tree = await this.reads.tree();
+    if (!tree.grantChain(view.storeId).some((s) => s.id === storeId)) return undefined;
+    const store = tree.get(storeId);
     const brand = store ? await this.custody.brands.byId(store.brandId) : undefined;
     if (!brand) return undefined;
     const setup = await this.custody.trustSetup(brand);

@@ -52,9 +52,10 @@ export class DeviceSessions {
     const req = readSessionRequest(body);
     checkSameDevice(req);
     const { brandId, model: modelName } = req.model.view;
+    // Signatures first: a caller who cannot sign learns nothing of which brands and models are served here.
+    checkSignatures(req, await this.custody.trust());
     const [brand, model] = await Promise.all([this.custody.brands.byAccountId(brandId), new ModelRepository(this.db).find(brandId, modelName)]);
     checkServed(req, brand, model);
-    checkSignatures(req, await this.custody.trust());
     checkNotSuperseded(req, model ? await new SerialRepository(this.db).bySerial(model.id, req.serial.view.serial) : undefined);
     checkRecent(req, this.clock(), this.options.clockSkewMs);
     const storeId = storeOf(req, await new StoreRepository(this.db).tree(), brand!);
@@ -77,6 +78,7 @@ export class DeviceSessions {
     if (!hit || hit.until < now) {
       const session = await this.sessions.find(token);
       if (!session) throw new StoreError('ERR_DEVICE_SESSION_INVALID', 'this device session is not known here: make a new one');
+      await this.stillServed(token, session);
       if (this.recent.size > 100_000) this.recent.clear();
       hit = { session, until: now + 60_000 };
       this.recent.set(token, hit);
@@ -86,6 +88,21 @@ export class DeviceSessions {
       throw new StoreError('ERR_DEVICE_SESSION_INVALID', 'this device session has expired: make a new one');
     }
     return hit.session;
+  }
+
+  /**
+   * A session lasts only while its device would still get one: its model
+   * registered and enabled, its serial not reissued to another key. Checked
+   * whenever the session is read from the database (at most once a minute
+   * per device); a session that fails ends, and the device's next session
+   * request is told why.
+   */
+  private async stillServed(token: string, session: DeviceSession): Promise<void> {
+    const model = await new ModelRepository(this.db).find(session.brandId, session.model);
+    const issued = model ? await new SerialRepository(this.db).bySerial(model.id, session.serial) : undefined;
+    if (model?.enabled && (!issued || issued.deviceKeyId === session.deviceKeyId)) return;
+    await this.sessions.end(token);
+    throw new StoreError('ERR_DEVICE_SESSION_INVALID', 'this device session is no longer valid: make a new one');
   }
 
   async prune(): Promise<void> {

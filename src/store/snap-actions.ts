@@ -4,7 +4,7 @@ import type { OfferReads, View } from '../catalog/offer-reads.js';
 import type { RevisionRecord, SnapRecord } from '../catalog/snaps.js';
 import type { AssertionReads } from './assertion-reads.js';
 import { StoreError } from './errors.js';
-import type { RawJson } from './snap-json.js';
+import { epochJson, type RawJson } from './snap-json.js';
 import type { ActionRequest, AssertionAt, InstalledSnap, SnapAction } from './action-request.js';
 
 export interface ActionEnv {
@@ -14,10 +14,13 @@ export interface ActionEnv {
   readonly assertions: AssertionReads;
   /** `assertion-max-formats` of the request (snapd's own defaults when absent). */
   readonly maxFormat: (type: string) => number;
+  /** The max-format the request gave for a type, if it gave one. */
+  readonly maxFormatAsked: (type: string) => number | undefined;
   /** parseChannel, memoised for one request. */
   readonly channelOf?: (text: string) => Channel;
   snapJson(snap: SnapRecord, revision: RevisionRecord): Promise<RawJson>;
-  assertionUrl(type: string, primaryKey: readonly string[]): string;
+  /** Where a device GETs an assertion, with the max-format it asked for. */
+  assertionUrl(type: string, primaryKey: readonly string[], maxFormat: number | undefined): string;
 }
 
 type Result = Record<string, unknown>;
@@ -80,6 +83,8 @@ export async function answerActions(env: ActionEnv, req: ActionRequest): Promise
       continue;
     }
     if (a.action === 'refresh' && current && chosen.revision.revision === current.revision) continue;
+    // A revision that cannot read the installed one's data is no update: snapd would refuse it (checkEpochs).
+    if (a.action === 'refresh' && current && !epochJson(chosen.revision.epoch).read.some((e) => current.writes.includes(e))) continue;
     results.push({
       result: a.action,
       'instance-key': a.instanceKey,
@@ -151,7 +156,7 @@ async function choose(env: ActionEnv, snap: SnapRecord, a: SnapActionOf<'install
   if (a.revision !== undefined && a.channel !== undefined) return { error: { code: 'revision-conflict', message: 'an action names either a channel or a revision, not both' } };
   if (a.revision !== undefined) {
     const r = await env.reads.revision(snap, a.revision);
-    const fits = r && r.status === 'approved' && (r.architectures.includes(env.architecture) || r.architectures.includes('all'));
+    const fits = r && r.status === 'approved' && (r.architectures.includes(env.architecture) || r.architectures.includes('all')) && (await env.reads.released(env.view as View, snap, r.revision));
     if (!fits) return { error: { code: 'revision-not-found', message: `revision ${a.revision} of "${snap.name}" is not available for ${env.architecture}`, releases: await releases(env, snap) } };
     return { snap, revision: r, channel: undefined };
   }
@@ -173,8 +178,9 @@ async function releases(env: ActionEnv, snap: SnapRecord): Promise<Array<{ archi
 
 /**
  * A `fetch-assertions` action: one stream URL per assertion that is newer
- * than the device's, not-found entries for the rest. No result when nothing
- * changed (snapd reads `results: []` as "all unchanged").
+ * than the device's; not-found entries only when nothing was found. No
+ * result when nothing changed (snapd reads `results: []` as "all
+ * unchanged").
  */
 async function fetchAssertions(env: ActionEnv, a: SnapActionOf<'fetch-assertions'>): Promise<Result | undefined> {
   const urls: string[] = [];
@@ -182,7 +188,7 @@ async function fetchAssertions(env: ActionEnv, a: SnapActionOf<'fetch-assertions
   for (const at of a.assertions as AssertionAt[]) {
     try {
       const found = await env.assertions.find(env.view, at.type, at.primaryKey, env.maxFormat(at.type));
-      if (at.ifNewerThan === undefined || found.revision > at.ifNewerThan) urls.push(env.assertionUrl(at.type, at.primaryKey));
+      if (at.ifNewerThan === undefined || found.revision > at.ifNewerThan) urls.push(env.assertionUrl(at.type, at.primaryKey, env.maxFormatAsked(at.type)));
     } catch (e) {
       if (!(e instanceof StoreError)) throw e;
       errors.push({ code: 'not-found', message: `${at.type} ${at.primaryKey.join('/')} not found`, type: at.type, 'primary-key': at.primaryKey });
@@ -190,5 +196,9 @@ async function fetchAssertions(env: ActionEnv, a: SnapActionOf<'fetch-assertions
   }
   for (const s of a.sequenced) errors.push({ code: 'not-found', message: `${s.type} ${s.sequenceKey.join('/')} not found`, type: s.type, 'sequence-key': s.sequenceKey });
   if (urls.length === 0 && errors.length === 0) return undefined;
-  return { result: 'fetch-assertions', key: a.key, 'assertion-stream-urls': urls, ...(errors.length > 0 ? { 'error-list': errors } : {}) };
+  // snapd skips a result's stream URLs when it carries an error-list (snapAction in store_action.go),
+  // and one not-found would hold back every update of the group: the missing ones are left out then,
+  // which snapd's bookkeeping takes as unchanged.
+  if (urls.length > 0) return { result: 'fetch-assertions', key: a.key, 'assertion-stream-urls': urls };
+  return { result: 'fetch-assertions', key: a.key, 'assertion-stream-urls': [], 'error-list': errors };
 }

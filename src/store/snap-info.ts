@@ -25,6 +25,8 @@ export async function channelMap(reads: OfferReads, view: View, snap: SnapRecord
   const out: ChannelMapEntry[] = [];
   for (const name of channels) {
     const channel = parseChannel(name);
+    // snapd keys channel-map entries by track/risk: a branch would replace its parent channel there.
+    if (channel.branch !== null) continue;
     const offered = (await reads.offer(view, [snap.name], channel, architecture)).get(snap.name);
     if (!offered || offered.channel !== name) continue;
     const arch = offered.revision.architectures.includes(architecture) ? architecture : 'all';

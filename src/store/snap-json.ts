@@ -51,11 +51,6 @@ function describe(revision: RevisionRecord, described: Map<string, Described>): 
 export const hexDigest = (b64url: string): string => Buffer.from(b64url, 'base64url').toString('hex');
 
 /**
- * A revision as snapd's `storeSnap` JSON: `name`, `snap-id` and `revision`
- * inside, the download with an absolute URL and the hex SHA3-384, and the
- * raw snap.yaml (snapd takes a snap's provenance only from there).
- */
-/**
  * JSON text made once and put as it is into a larger answer: a revision's
  * storeSnap does not change, and a 50-snap refresh would otherwise build
  * and serialise the same objects again on every request.
@@ -79,6 +74,7 @@ export function stringifyWithRaw(value: unknown, depth = 3): string {
   return `{${parts.join(',')}}`;
 }
 
+/** A catalog revision as snapd's storeSnap JSON, with the snap.yaml texts read once per revision. */
 export class SnapJson {
   private readonly described = new Map<string, Described>();
   private readonly texts = new Map<string, RawJson>();
@@ -100,6 +96,11 @@ export class SnapJson {
   }
 }
 
+/**
+ * A revision as snapd's `storeSnap` JSON: `name`, `snap-id` and `revision`
+ * inside, the download with an absolute URL and the hex SHA3-384, and the
+ * raw snap.yaml (snapd takes a snap's provenance only from there).
+ */
 function storeSnapJson(snap: SnapRecord, revision: RevisionRecord, d: Described, downloadUrl: string, publisher: Publisher, withYaml: boolean): Record<string, unknown> {
   return {
     architectures: revision.architectures,

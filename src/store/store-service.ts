@@ -73,7 +73,8 @@ export class StoreService {
   async actions(view: View | null, architecture: string, body: unknown): Promise<{ results: Record<string, unknown>[] }> {
     const req = readActionRequest(body);
     const formats = (body as { 'assertion-max-formats'?: Record<string, unknown> })['assertion-max-formats'];
-    const maxFormat = (type: string) => (formats && typeof formats[type] === 'number' ? (formats[type] as number) : Number.MAX_SAFE_INTEGER);
+    const maxFormatAsked = (type: string) => (formats && typeof formats[type] === 'number' ? (formats[type] as number) : undefined);
+    const maxFormat = (type: string) => maxFormatAsked(type) ?? Number.MAX_SAFE_INTEGER;
     const results = await answerActions(
       {
         view,
@@ -81,8 +82,9 @@ export class StoreService {
         reads: this.reads,
         assertions: this.assertions,
         maxFormat,
+        maxFormatAsked,
         snapJson: async (snap, revision) => this.json.raw(snap, revision, this.downloadUrl(snap, revision), await this.publisher(snap)),
-        assertionUrl: (type, pk) => this.assertionUrl(type, pk),
+        assertionUrl: (type, pk, max) => this.assertionUrl(type, pk, max),
       },
       req,
     );
@@ -101,18 +103,21 @@ export class StoreService {
   }
 
   /** `snap find`: snaps of the view whose name contains the term (or starts with `name`), each with what `channel` offers. */
-  async find(view: View | null, query: { q?: string; name?: string; channel?: string; privateOnly?: boolean }, architecture: string): Promise<{ results: Record<string, unknown>[] }> {
+  async find(view: View | null, query: { q?: string; name?: string; channel?: string; privateOnly?: boolean; confinement?: readonly string[] }, architecture: string): Promise<{ results: Record<string, unknown>[] }> {
     if (!view) return { results: [] };
     const term = (query.name ?? query.q ?? '').replace(/\*$/, '');
     let snaps = await this.reads.search(view, term, 100);
     if (query.name) snaps = snaps.filter((s) => s.name.startsWith(term));
     if (query.privateOnly) snaps = snaps.filter((s) => s.private);
-    const channel = parseChannel(query.channel ?? 'stable');
-    const offered = await this.reads.offer(view, snaps.map((s) => s.name), channel, architecture);
+    const names = snaps.map((s) => s.name);
+    // snapd asks for channel=stable unless `snap find --scope wide`: then whatever is released, the most stable first.
+    const offered = await this.reads.offer(view, names, parseChannel(query.channel ?? 'stable'), architecture);
+    if (!query.channel) for (const [name, o] of await this.reads.offer(view, names.filter((n) => !offered.has(n)), parseChannel('edge'), architecture)) offered.set(name, o);
     const results: Record<string, unknown>[] = [];
     for (const s of snaps) {
       const o = offered.get(s.name);
-      if (!o) continue;
+      // Core devices ask for confinement=strict: a classic snap they could not install is not shown.
+      if (!o || (query.confinement && !query.confinement.includes(o.revision.confinement))) continue;
       results.push(searchResult(this.json.of(s, o.revision, this.downloadUrl(s, o.revision), await this.publisher(s), false), s, o.channel));
     }
     return { results };
@@ -124,7 +129,7 @@ export class StoreService {
     const snap = view ? (await this.reads.visibleById(view, [snapId]))[0] : undefined;
     if (!snap) throw unknown();
     const r = await this.reads.revision(snap, revision);
-    if (!r || r.status !== 'approved') throw unknown();
+    if (!r || r.status !== 'approved' || !(view && (await this.reads.released(view, snap, revision)))) throw unknown();
     return { snap, revision: r, path: this.blobs.pathOf(r.sha3_384) };
   }
 
@@ -132,8 +137,9 @@ export class StoreService {
     return `${this.publicUrl}download/snaps/${snap.snapId}_${revision.revision}.snap`;
   }
 
-  assertionUrl(type: string, primaryKey: readonly string[]): string {
-    return `${this.publicUrl}v2/assertions/${encodeURIComponent(type)}/${primaryKey.map(encodeURIComponent).join('/')}`;
+  /** An assertion's URL; with the max-format the device asked for, since snapd GETs stream URLs as they are. */
+  assertionUrl(type: string, primaryKey: readonly string[], maxFormat?: number): string {
+    return `${this.publicUrl}v2/assertions/${encodeURIComponent(type)}/${primaryKey.map(encodeURIComponent).join('/')}${maxFormat !== undefined ? `?max-format=${maxFormat}` : ''}`;
   }
 
   /** The publisher as snapd shows it: the account's display name, read at most once a minute. */
@@ -155,5 +161,6 @@ export class StoreService {
 /** The `url` a local store assertion names: the listener's public URL, when it has no query (snapd refuses one). */
 function storeAssertionUrl(publicUrl: string): string | undefined {
   const u = new URL(publicUrl);
-  return u.search === '' && u.hash === '' ? publicUrl : undefined;
+  const wildcard = u.hostname === '0.0.0.0' || u.hostname === '[::]' || u.hostname === '::';
+  return u.search === '' && u.hash === '' && !wildcard ? publicUrl : undefined;
 }

@@ -1,10 +1,11 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { chmodSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, createReadStream, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPERATOR } from '../../src/accounts/principal.js';
 import { NodeSigner, formatRfc3339, signAssertion, type Assertion } from '../../src/assertions/index.js';
 import { installSnap } from '../../src/cli/device-install.js';
+import { buildSnap } from '../support/snaps.js';
 import { publish, registerTestDevice, startStoreVault, type StoreTestVault, type TestDevice } from '../support/store.js';
 import { removeDataDir, testDataDir } from '../support/vault.js';
 
@@ -147,5 +148,44 @@ describe('the store refuses', () => {
     chmodSync(path, 0o600);
     writeFileSync(path, Buffer.alloc(statSync(path).size, 0x41));
     await expect(installSnap(device.client(), { name: 'tampered-snap', dir: join(dir, 'tampered'), model: device.model, trusted: tv.trusted })).rejects.toThrow(/SHA3-384/);
+  });
+  it('a revision never released, or whose channel was closed: neither installed by number nor downloaded', async () => {
+    await publish(tv, dir, { name: 'staged-snap' });
+    const snaps = tv.vault.snaps;
+    const file = buildSnap(dir, { name: 'staged-snap', version: '2.0', architectures: ['amd64'] }, 'pushed, not released');
+    const up = await snaps.upload(OPERATOR, createReadStream(file));
+    const pushed = await snaps.push(OPERATOR, 'demo-brand', 'staged-snap', up.uploadId);
+    const client = device.client();
+    const token = await client.newSession();
+    const snapId = (await snaps.status(OPERATOR, 'demo-brand', 'staged-snap')).snap.snapId;
+    const byRevision = (n: number) => client.snapAction([], [{ action: 'install', 'instance-key': 'install-1', name: 'staged-snap', revision: n, epoch: null }]);
+    const download = (n: number) => fetch(`${tv.storeUrl}download/snaps/${snapId}_${n}.snap`, { headers: { 'X-Device-Authorization': `Macaroon root="${token}"` } });
+    expect((await byRevision(pushed.revision))[0]).toMatchObject({ result: 'error', error: { code: 'revision-not-found' } });
+    expect((await download(pushed.revision)).status).toBe(404);
+    expect((await byRevision(1))[0]).toMatchObject({ result: 'install', snap: { revision: 1 } });
+    const ok = await download(1);
+    expect(ok.status).toBe(200);
+    await ok.arrayBuffer();
+    await snaps.release(OPERATOR, 'demo-brand', 'staged-snap', [{ revision: null, channel: 'stable' }]);
+    expect((await download(1)).status).toBe(404);
+    expect((await byRevision(1))[0]).toMatchObject({ result: 'error', error: { code: 'revision-not-found' } });
+  });
+
+  it('a request without a session never makes the vault sign a store assertion', async () => {
+    await tv.vault.accounts.createStore(OPERATOR, { id: 'unsigned-line', name: 'Unsigned line', parentId: 'demo-brand', kind: 'product' });
+    const res = await fetch(`${tv.storeUrl}v2/assertions/store/unsigned-line`);
+    expect(res.status).toBe(404);
+    expect(await tv.vault.custody.assertions.get('store', ['unsigned-line'])).toBeUndefined();
+  });
+
+  it('a session of a model disabled since: refused with the refresh header, and the new session request says why', async () => {
+    const m = await modelFor(tv, 'demo-brand', 'retired-model', 'demo-brand');
+    const d = await registerTestDevice(tv, m.model, m.apiKey);
+    const client = d.client();
+    const token = await client.newSession();
+    await tv.vault.db('models').where({ name: 'retired-model' }).update({ enabled: false });
+    const res = await fetch(`${tv.storeUrl}v2/snaps/info/brand-snap`, { headers: { 'Snap-Device-Authorization': `Macaroon root="${token}"` } });
+    expect([res.status, res.headers.get('www-authenticate')]).toEqual([401, 'Macaroon refresh_device_session=1']);
+    await expect(client.newSession()).rejects.toThrow(/retired-model is disabled/);
   });
 });

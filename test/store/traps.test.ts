@@ -179,4 +179,35 @@ describe('the trap list of STORE.md §9', () => {
     const unchanged = await actions({ context: [], actions: [{ action: 'fetch-assertions', key: 'g1', assertions: [{ type: 'snap-declaration', 'primary-key': ['16', snapId], 'if-newer-than': 99 }] }] });
     expect(unchanged).toEqual([]);
   });
+
+  it('fetch-assertions: stream URLs carry the max-format asked for, and a missing assertion does not hold back the found ones', async () => {
+    const [r] = await actions({
+      context: [],
+      actions: [{ action: 'fetch-assertions', key: 'g2', assertions: [{ type: 'snap-declaration', 'primary-key': ['16', snapId] }, { type: 'snap-declaration', 'primary-key': ['16', 'C'.repeat(32)] }] }],
+      'assertion-max-formats': { 'snap-declaration': 6, 'account-key': 1 },
+    });
+    // snapd skips a result's URLs when it carries an error-list.
+    expect(r).toEqual({ result: 'fetch-assertions', key: 'g2', 'assertion-stream-urls': [`${tv.storeUrl}v2/assertions/snap-declaration/16/${snapId}?max-format=6`] });
+    const [missing] = await actions({ context: [], actions: [{ action: 'fetch-assertions', key: 'g3', assertions: [{ type: 'snap-declaration', 'primary-key': ['16', 'C'.repeat(32)] }] }] });
+    expect(missing).toMatchObject({ result: 'fetch-assertions', key: 'g3', 'error-list': [{ code: 'not-found', type: 'snap-declaration', 'primary-key': ['16', 'C'.repeat(32)] }] });
+  });
+
+  it('a refresh to a revision that cannot read the installed epoch is no update', async () => {
+    await publish(tv, dir, { name: 'epoch-snap' });
+    const id = (await tv.vault.snaps.visible('demo-brand')).find((s) => s.name === 'epoch-snap')?.snapId as string;
+    await publish(tv, dir, { name: 'epoch-snap', version: '2.0', yaml: { epoch: '2' } });
+    const refresh = (epoch: unknown) => actions({ context: [{ 'snap-id': id, 'instance-key': id, revision: 1, 'tracking-channel': 'latest/stable', epoch }], actions: [{ action: 'refresh', 'instance-key': id, 'snap-id': id }] });
+    expect(await refresh({ read: [0], write: [0] })).toEqual([]);
+    expect((await refresh({ read: [2], write: [2] }))[0]).toMatchObject({ result: 'refresh', snap: { revision: 2, epoch: { read: [2], write: [2] } } });
+  });
+
+  it('find leaves out what the device cannot install (confinement=strict on Core) and info leaves out branches', async () => {
+    const strict = await fetch(`${tv.storeUrl}v2/snaps/find?q=trap&confinement=strict`, { headers: { 'Snap-Device-Authorization': `Macaroon root="${token}"` } });
+    expect(((await strict.json()) as { results: Json[] }).results.map((r) => r['name'])).toEqual(['trap-snap']);
+    const classic = await fetch(`${tv.storeUrl}v2/snaps/find?q=trap&confinement=classic`, { headers: { 'Snap-Device-Authorization': `Macaroon root="${token}"` } });
+    expect(((await classic.json()) as { results: Json[] }).results).toEqual([]);
+    await tv.vault.snaps.release(OPERATOR, 'demo-brand', 'trap-snap', [{ revision: 1, channel: 'stable/hotfix' }]);
+    const info = (await (await fetch(`${tv.storeUrl}v2/snaps/info/trap-snap?architecture=amd64`, { headers: { 'Snap-Device-Authorization': `Macaroon root="${token}"` } })).json()) as { 'channel-map': Array<{ channel: Json }> };
+    expect(info['channel-map'].map((e) => e.channel['name'])).toEqual(['stable']);
+  });
 });
