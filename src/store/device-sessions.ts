@@ -80,7 +80,8 @@ export class DeviceSessions {
       if (!session) throw new StoreError('ERR_DEVICE_SESSION_INVALID', 'this device session is not known here: make a new one');
       await this.stillServed(token, session);
       if (this.recent.size > 100_000) this.recent.clear();
-      hit = { session, until: now + 60_000 };
+      // 45 to 75 s: sessions first read together (a fleet after a restart) do not all expire from here in the same second.
+      hit = { session, until: now + 45_000 + Math.random() * 30_000 };
       this.recent.set(token, hit);
     }
     if (Date.parse(hit.session.expiresAt) <= now) {
