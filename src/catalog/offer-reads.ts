@@ -4,7 +4,9 @@ import type { Database } from '../db/database.js';
 import { parseChannel, type Channel } from './channels.js';
 import { ChannelMap, type ChannelHead, type ReleaseEvent } from './channel-map.js';
 import { CurationRepository } from './curation.js';
-import { inheritChain, isVisible, offerFor, type ChainChoices, type Offered, type OfferRow, type OfferRowCache, type SnapSelection } from './offer.js';
+import { inheritChain, isVisible, offerFor, type ChainChoices, type Offered, type SnapSelection } from './offer.js';
+import { OfferIndex } from './offer-index.js';
+import { HeldValue } from './held-value.js';
 import { SnapRepository, toSnap, type RevisionRecord, type SnapRecord } from './snaps.js';
 
 /**
@@ -24,37 +26,24 @@ export interface View {
  * created just now shows in offers within that second.
  */
 export class OfferReads {
-  private cachedTree: { at: number; tree: Promise<StoreTree> } | undefined;
-  private readonly cachedChoices = new Map<string, { at: number; choices: Promise<ChainChoices> }>();
-  /** Offer rows per snap, by channels and architectures asked, kept until the catalog changes (see fresh). */
-  private readonly rows = new Map<string, { byName: Map<string, readonly OfferRow[]>; byId: Map<string, readonly OfferRow[]> }>();
-  private readonly rowCache: OfferRowCache = {
-    scope: (channels, arches) => {
-      const key = `${channels.join(',')}\0${arches.join(',')}`;
-      let scope = this.rows.get(key);
-      if (!scope || scope.byName.size + scope.byId.size > 200_000) this.rows.set(key, (scope = { byName: new Map(), byId: new Map() }));
-      return scope;
-    },
-  };
-  private generation: { at: number; seq: Promise<number> } | undefined;
+  private readonly heldTree = new HeldValue(() => new StoreRepository(this.db).tree(), 1000);
+  private readonly heldChoices = new Map<string, HeldValue<ChainChoices>>();
+  /** The offer rows held in memory, kept current from the outbox. */
+  private readonly index: OfferIndex;
 
   constructor(private readonly db: Database) {
+    const forgetStores = () => {
+      this.heldTree.drop();
+      // Each store's chain may have changed with the tree: its choices are looked up afresh.
+      this.heldChoices.clear();
+    };
     // A change committed by this process shows in the next offer; one made by another process within a second.
-    db.on(COMMITTED, () => {
-      this.rows.clear();
-      this.cachedTree = undefined;
-      this.cachedChoices.clear();
-    });
+    db.on(COMMITTED, forgetStores);
+    this.index = new OfferIndex(db, forgetStores);
   }
 
   tree(): Promise<StoreTree> {
-    const now = Date.now();
-    if (!this.cachedTree || now - this.cachedTree.at > 1000) {
-      const tree = new StoreRepository(this.db).tree();
-      tree.catch(() => (this.cachedTree = undefined));
-      this.cachedTree = { at: now, tree };
-    }
-    return this.cachedTree.tree;
+    return this.heldTree.get();
   }
 
   /** For each name, the revision the view's store offers on `channel` for `architecture`. */
@@ -68,38 +57,21 @@ export class OfferReads {
    * administrator curates, not per request.
    */
   private choices(tree: StoreTree, storeId: string): Promise<ChainChoices> {
-    const now = Date.now();
-    const hit = this.cachedChoices.get(storeId);
-    if (hit && now - hit.at <= 1000) return hit.choices;
-    const ids = inheritChain(tree, storeId).map((s) => s.id);
-    const repo = new CurationRepository(this.db);
-    const choices = Promise.all([repo.forStores(ids), repo.pinsForStores(ids)]).then(([curation, pins]) => ({ curation, pins }));
-    choices.catch(() => this.cachedChoices.delete(storeId));
-    this.cachedChoices.set(storeId, { at: now, choices });
-    return choices;
-  }
-
-  /**
-   * Drops the cached offer rows when the catalog changed. Every change goes
-   * through the unit of work, which moves the audit chain's head, so
-   * looking at that one row at most once a second is enough, whichever
-   * process (the vault, the command line) made the change.
-   */
-  private async fresh(): Promise<void> {
-    const now = Date.now();
-    if (this.generation && now - this.generation.at <= 1000) return;
-    const previous = this.generation ? await this.generation.seq.catch(() => -1) : undefined;
-    const seq = this.db('audit_head').max('seq as seq').first().then((r) => Number((r as { seq?: unknown } | undefined)?.seq ?? 0));
-    this.generation = { at: now, seq };
-    const current = await seq.catch(() => -2);
-    if (previous !== current) this.rows.clear();
+    let held = this.heldChoices.get(storeId);
+    if (!held) {
+      const ids = inheritChain(tree, storeId).map((s) => s.id);
+      const repo = new CurationRepository(this.db);
+      held = new HeldValue(() => Promise.all([repo.forStores(ids), repo.pinsForStores(ids)]).then(([curation, pins]) => ({ curation, pins })), 1000);
+      if (this.heldChoices.size > 10_000) this.heldChoices.clear();
+      this.heldChoices.set(storeId, held);
+    }
+    return held.get();
   }
 
   /** The offer for snaps chosen by name or snap-id, and which of them the view shows at all. */
   async offerFor(view: View, select: SnapSelection, channel: Channel, architecture: string): Promise<{ offered: Map<string, Offered>; visible: SnapRecord[] }> {
-    await this.fresh();
     const tree = await this.tree();
-    const found = await offerFor(this.db, tree, view.storeId, select, channel, architecture, await this.choices(tree, view.storeId), this.rowCache);
+    const found = await offerFor(this.db, tree, view.storeId, select, channel, architecture, await this.choices(tree, view.storeId), this.index);
     if (!view.publicOnly) return found;
     for (const [name, o] of found.offered) if (o.snap.private) found.offered.delete(name);
     return { offered: found.offered, visible: found.visible.filter((s) => !s.private) };

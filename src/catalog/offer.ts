@@ -66,50 +66,51 @@ export interface OfferRow {
   readonly head: { readonly channel: string; readonly architecture: string; readonly revision: RevisionRecord } | null;
 }
 
-/**
- * Offer rows per snap for one set of channels and architectures, kept by a
- * caller that knows when the catalog changed, by the snap's name and by its
- * snap-id.
- */
-export interface OfferRowCache {
-  scope(channels: readonly string[], arches: readonly string[]): { readonly byName: Map<string, readonly OfferRow[]>; readonly byId: Map<string, readonly OfferRow[]> };
+/** Which snaps' rows to read: by name and snap-id, or every snap (to fill an index). */
+export type RowSelection = { readonly names: readonly string[]; readonly snapIds: readonly string[] } | 'all';
+
+/** The snaps with their candidate heads (for these channels and architectures) and those heads' revisions: one query. */
+export async function queryOfferRows(db: Database, select: RowSelection, channels: readonly string[], arches: readonly string[]): Promise<OfferRow[]> {
+  const raw = (await db('snaps as s')
+    .leftJoin('channel_heads as h', (j) => j.on('h.snap', 's.id').onIn('h.channel', [...channels]).onIn('h.architecture', [...arches]))
+    .leftJoin('snap_revisions as r', (j) => j.on('r.snap', 'h.snap').andOn('r.revision', 'h.revision'))
+    .where((q) => {
+      if (select === 'all') return;
+      if (select.names.length > 0) q.whereIn('s.name', [...select.names]);
+      if (select.snapIds.length > 0) q.orWhereIn('s.snap_id', [...select.snapIds]);
+    })
+    .select([...SNAP_COLUMNS, 'h.channel as head_channel', 'h.architecture as head_arch', ...REVISION_COLUMNS])) as Array<Record<string, unknown>>;
+  const snaps = new Map<number, SnapRecord>();
+  return raw.map((r) => {
+    const pk = Number(r['id']);
+    const snap = snaps.get(pk) ?? toSnap({ ...r, created_at: r['snap_created_at'] });
+    snaps.set(pk, snap);
+    const channel = r['head_channel'];
+    return { snap, head: channel === null || channel === undefined ? null : { channel: String(channel), architecture: String(r['head_arch']), revision: toRevision({ ...r, snap: pk }) } };
+  });
 }
 
-/** The snaps with their candidate heads and revisions: one query; with a cache, only for the snaps it does not hold. */
-async function offerRows(db: Database, names: readonly string[], snapIds: readonly string[], channels: readonly string[], arches: readonly string[], cache: OfferRowCache | undefined): Promise<OfferRow[]> {
-  const query = async (n: readonly string[], i: readonly string[]): Promise<OfferRow[]> => {
-    const raw = (await db('snaps as s')
-      .leftJoin('channel_heads as h', (j) => j.on('h.snap', 's.id').onIn('h.channel', [...channels]).onIn('h.architecture', [...arches]))
-      .leftJoin('snap_revisions as r', (j) => j.on('r.snap', 'h.snap').andOn('r.revision', 'h.revision'))
-      .where((q) => {
-        if (n.length > 0) q.whereIn('s.name', [...n]);
-        if (i.length > 0) q.orWhereIn('s.snap_id', [...i]);
-      })
-      .select([...SNAP_COLUMNS, 'h.channel as head_channel', 'h.architecture as head_arch', ...REVISION_COLUMNS])) as Array<Record<string, unknown>>;
-    const snaps = new Map<number, SnapRecord>();
-    return raw.map((r) => {
-      const pk = Number(r['id']);
-      const snap = snaps.get(pk) ?? toSnap({ ...r, created_at: r['snap_created_at'] });
-      snaps.set(pk, snap);
-      const channel = r['head_channel'];
-      return { snap, head: channel === null || channel === undefined ? null : { channel: String(channel), architecture: String(r['head_arch']), revision: toRevision({ ...r, snap: pk }) } };
-    });
-  };
-  if (!cache) return query(names, snapIds);
-  const scope = cache.scope(channels, arches);
-  const rows: OfferRow[] = [];
-  const miss = (held: Map<string, readonly OfferRow[]>) => (key: string) => {
-    const hit = held.get(key);
-    if (hit) for (const r of hit) rows.push(r);
-    return !hit;
-  };
-  const missNames = names.filter(miss(scope.byName));
-  const missIds = snapIds.filter(miss(scope.byId));
-  if (missNames.length + missIds.length === 0) return rows;
-  const fetched = await query(missNames, missIds);
-  for (const n of missNames) scope.byName.set(n, fetched.filter((r) => r.snap.name === n));
-  for (const i of missIds) scope.byId.set(i, fetched.filter((r) => r.snap.snapId === i));
-  return [...rows, ...fetched];
+/**
+ * Offer rows held in memory (the offer index): for a set of channels and
+ * architectures, the rows of the snaps asked for, read from the database
+ * only for those it does not hold.
+ */
+export interface OfferRowCache {
+  /** The revisions pins name, held like the rows. */
+  pinnedRevisions(wanted: ReadonlyArray<{ snapPk: number; revision: number }>): Promise<RevisionRecord[]>;
+  rows(select: { readonly names: readonly string[]; readonly snapIds: readonly string[] }, channels: readonly string[], arches: readonly string[]): Promise<OfferRow[]>;
+}
+
+/** Revisions by snap and number (the ones pins name): one query. */
+export async function queryRevisions(db: Database, wanted: ReadonlyArray<{ snapPk: number; revision: number }>): Promise<RevisionRecord[]> {
+  if (wanted.length === 0) return [];
+  const rows = await db('snap_revisions').whereIn('snap', [...new Set(wanted.map((w) => w.snapPk))]).whereIn('revision', [...new Set(wanted.map((w) => w.revision))]);
+  return rows.map(toRevision).filter((r) => wanted.some((w) => w.snapPk === r.snapPk && w.revision === r.revision));
+}
+
+/** The rows for the snaps asked for: from the cache when there is one, else one query. */
+function offerRows(db: Database, names: readonly string[], snapIds: readonly string[], channels: readonly string[], arches: readonly string[], cache: OfferRowCache | undefined): Promise<OfferRow[]> {
+  return cache ? cache.rows({ names, snapIds }, channels, arches) : queryOfferRows(db, { names, snapIds }, channels, arches);
 }
 
 /**
@@ -164,7 +165,7 @@ export async function offerFor(db: Database, tree: StoreTree, storeId: string, s
     }
   }
   if (pinned.length === 0) return { offered: out, visible };
-  const revisions = (await db('snap_revisions').whereIn('snap', pinned.map((p) => p.snap.pk)).whereIn('revision', [...new Set(pinned.map((p) => p.revision))])).map(toRevision);
+  const revisions = cache ? await cache.pinnedRevisions(pinned.map((p) => ({ snapPk: p.snap.pk, revision: p.revision }))) : await queryRevisions(db, pinned.map((p) => ({ snapPk: p.snap.pk, revision: p.revision })));
   for (const p of pinned) {
     const revision = revisions.find((r) => r.snapPk === p.snap.pk && r.revision === p.revision);
     // A pinned revision not built for this architecture offers nothing here.
