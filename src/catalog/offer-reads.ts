@@ -88,6 +88,18 @@ export class OfferReads {
     return snaps.filter((s) => !(view.publicOnly && s.private) && isVisible(chain, s, curation));
   }
 
+  /** Every snap a store offers (own, inherited, included; not excluded), by name, read fresh (for the admin API and the command line). */
+  async inStore(storeId: string): Promise<SnapRecord[]> {
+    const tree = await new StoreRepository(this.db).tree();
+    const chain = inheritChain(tree, storeId);
+    const ids = chain.map((s) => s.id);
+    const curation = await new CurationRepository(this.db).forStores(ids);
+    const repo = new SnapRepository(this.db);
+    const candidates = new Map<number, SnapRecord>();
+    for (const s of [...(await repo.inStores(ids)), ...(await repo.byPks(curation.filter((c) => c.mode === 'include').map((c) => c.snapPk)))]) candidates.set(s.pk, s);
+    return [...candidates.values()].filter((s) => isVisible(chain, s, curation)).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
   /** The snaps of these names that the view offers. */
   async visibleByName(view: View, names: readonly string[]): Promise<SnapRecord[]> {
     return this.visible(view, await new SnapRepository(this.db).byNames(names));

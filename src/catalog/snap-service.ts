@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Brand } from '../accounts/brands.js';
@@ -15,7 +14,7 @@ import { parseChannel, type Channel } from './channels.js';
 import { ChannelMap, type ChannelHead, type ReleaseEvent } from './channel-map.js';
 import { CurationRepository, type CurationMode } from './curation.js';
 import { CatalogError } from './errors.js';
-import { inheritChain, isVisible, type Offered } from './offer.js';
+import { inheritChain, type Offered } from './offer.js';
 import { OfferReads } from './offer-reads.js';
 import { SnapAssertions } from './snap-assertions.js';
 import { readSnapYaml } from './snap-file.js';
@@ -23,7 +22,7 @@ import { openSnapFile, type BundleEntry } from './bundle-import.js';
 import { isSnapName, parseSnapYaml, type SnapType } from './snap-yaml.js';
 import { SnapRepository, type RevisionRecord, type SnapRecord } from './snaps.js';
 import { releaseAll, type ReleaseRequest } from './releases.js';
-import { newSnapId, revisionAssertions } from './delivery.js';
+import { newSnapId, pickDownload, revisionAssertions, type Download, type DownloadPick } from './delivery.js';
 
 export interface SnapStatus {
   readonly snap: SnapRecord;
@@ -308,15 +307,8 @@ export class SnapService {
   }
 
   /** The snaps in a store's offer (own, inherited, included; not excluded). */
-  async visible(storeId: string): Promise<SnapRecord[]> {
-    const tree = await this.tree();
-    const chain = inheritChain(tree, storeId);
-    const ids = chain.map((s) => s.id);
-    const curation = await new CurationRepository(this.db).forStores(ids);
-    const repo = new SnapRepository(this.db);
-    const candidates = new Map<number, SnapRecord>();
-    for (const s of [...(await repo.inStores(ids)), ...(await repo.byPks(curation.filter((c) => c.mode === 'include').map((c) => c.snapPk)))]) candidates.set(s.pk, s);
-    return [...candidates.values()].filter((s) => isVisible(chain, s, curation)).sort((a, b) => a.name.localeCompare(b.name));
+  visible(storeId: string): Promise<SnapRecord[]> {
+    return this.reads.inStore(storeId);
   }
 
   async offer(storeId: string, names: readonly string[], channel: Channel | string, architecture: string): Promise<Map<string, Offered>> {
@@ -324,19 +316,8 @@ export class SnapService {
   }
 
   /** The file and assertions of what a store offers, for `snap download`. */
-  async download(storeId: string, name: string, pick: { channel?: string; revision?: number; architecture: string }): Promise<{ snap: SnapRecord; revision: RevisionRecord; file: () => Readable; assertions: Assertion[] }> {
-    const visible = (await this.visible(storeId)).find((s) => s.name === name);
-    if (!visible) throw new CatalogError('ERR_SNAP_UNKNOWN', `store "${storeId}" does not offer "${name}"`);
-    let revision: RevisionRecord;
-    if (pick.revision !== undefined) {
-      revision = await new SnapRepository(this.db).requireRevision(visible, pick.revision);
-      if (revision.status !== 'approved') throw new CatalogError('ERR_REVISION_NOT_APPROVED', `revision ${pick.revision} of "${name}" is ${revision.status}`);
-    } else {
-      const found = (await this.offer(storeId, [name], pick.channel ?? 'latest/stable', pick.architecture)).get(name);
-      if (!found) throw new CatalogError('ERR_REVISION_UNKNOWN', `"${name}" has nothing released on ${pick.channel ?? 'latest/stable'} for ${pick.architecture} in store "${storeId}"`);
-      revision = found.revision;
-    }
-    return { snap: visible, revision, file: () => createReadStream(this.blobs.pathOf(revision.sha3_384)), assertions: await this.assertionsFor(visible, revision) };
+  download(storeId: string, name: string, pick: DownloadPick): Promise<Download> {
+    return pickDownload({ db: this.db, reads: this.reads, blobs: this.blobs }, storeId, name, pick);
   }
 
   /** A revision's snap-revision and snap-declaration with their prerequisites, as `snap download` writes them. */
