@@ -31,16 +31,11 @@ export class HeldValue<T> {
     if (this.loading) return this.loading;
     const generation = this.generation;
     const at = Date.now();
-    const loading = this.load().then(
-      (value) => {
-        // A read begun before a drop may hold what the change replaced: it answers its callers, and is not kept.
-        if (this.generation === generation) this.value = { at, value };
-        return value;
-      },
-      (e: unknown) => {
-        throw e;
-      },
-    );
+    const loading = this.load().then((value) => {
+      // A read begun before a drop may hold what the change replaced: it answers its callers, and is not kept.
+      if (this.generation === generation) this.value = { at, value };
+      return value;
+    });
     this.loading = loading;
     void loading.finally(() => {
       if (this.loading === loading) this.loading = undefined;

@@ -35,18 +35,8 @@ export interface Offered {
   readonly channel: string;
 }
 
-/**
- * "What does store S offer on channel C for architecture A": for each name,
- * the revision a device gets, or nothing. Two indexed queries (three with
- * a pin) whatever the number of names, so a refresh of many snaps costs
- * about what one costs.
- */
 const SNAP_COLUMNS = ['s.id as id', 's.snap_id', 's.name', 's.store_id', 's.type', 's.private', 's.publisher', 's.publisher_id', 's.collaborators', 's.created_at as snap_created_at'];
 const REVISION_COLUMNS = ['revision', 'sha3_384', 'size', 'version', 'architectures', 'grade', 'confinement', 'base', 'epoch', 'provenance', 'snap_yaml', 'status', 'uploaded_by', 'upload_id', 'reviewed_by', 'review_reason', 'created_at', 'reviewed_at'].map((c) => `r.${c}`);
-
-export async function offer(db: Database, tree: StoreTree, storeId: string, names: readonly string[], channel: Channel, architecture: string): Promise<Map<string, Offered>> {
-  return (await offerFor(db, tree, storeId, { names }, channel, architecture)).offered;
-}
 
 /** Which snaps are asked for: by name, by snap-id, or both. */
 export interface SnapSelection {
@@ -114,9 +104,12 @@ function offerRows(db: Database, names: readonly string[], snapIds: readonly str
 }
 
 /**
- * The offer for snaps chosen by name or snap-id, with the snaps the store
- * shows among them whether or not anything is released for the channel
- * (a device is told "not found" and "nothing on that channel" apart).
+ * "What does store S offer on channel C for architecture A": for each snap
+ * chosen by name or snap-id, the revision a device gets, or nothing; and
+ * the snaps the store shows among them whether or not anything is released
+ * for the channel (a device is told "not found" and "nothing on that
+ * channel" apart). Two indexed queries (three with a pin) whatever the
+ * number of snaps, none with the offer index warm.
  */
 export async function offerFor(db: Database, tree: StoreTree, storeId: string, select: SnapSelection, channel: Channel, architecture: string, known?: ChainChoices, cache?: OfferRowCache): Promise<{ offered: Map<string, Offered>; visible: SnapRecord[] }> {
   const chain = inheritChain(tree, storeId);

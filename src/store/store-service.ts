@@ -161,6 +161,5 @@ export class StoreService {
 /** The `url` a local store assertion names: the listener's public URL, when it has no query (snapd refuses one). */
 function storeAssertionUrl(publicUrl: string): string | undefined {
   const u = new URL(publicUrl);
-  const wildcard = u.hostname === '0.0.0.0' || u.hostname === '[::]' || u.hostname === '::';
-  return u.search === '' && u.hash === '' && !wildcard ? publicUrl : undefined;
+  return u.search === '' && u.hash === '' ? publicUrl : undefined;
 }

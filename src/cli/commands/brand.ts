@@ -55,13 +55,16 @@ export function brandCommands(io: CliIo): Command[] {
       });
     });
 
+  /** The assertions in a file ("-": standard input), or a one-line refusal naming it. */
+  const readAssertions = async (file: string) => decodeStream(await io.readFile(file).catch((e: Error) => Promise.reject(new CliError(`cannot read ${file}: ${e.message}`))));
+
   authority
     .command('trust')
     .description("trust a root that signs itself: Canonical's account and root account-key (for brands in the canonical setup), from an assertion file")
     .argument('<file>', 'the account and account-key assertions of the root ("-" for standard input)')
     .addOption(dataDirOption())
     .action(async (file, options) => {
-      const assertions = decodeStream(await io.readFile(file).catch((e: Error) => Promise.reject(new CliError(`cannot read ${file}: ${e.message}`))));
+      const assertions = await readAssertions(file);
       const account = assertions.find((a) => a.type === 'account');
       const accountKey = assertions.find((a) => a.type === 'account-key');
       if (!account || !accountKey) throw new CliError(`${file} must hold the root's account and account-key assertions`);
@@ -77,7 +80,7 @@ export function brandCommands(io: CliIo): Command[] {
     .argument('<file>', 'the store assertion, optionally with its operator account ("-" for standard input)')
     .addOption(dataDirOption())
     .action(async (file, options) => {
-      const assertions = decodeStream(await io.readFile(file).catch((e: Error) => Promise.reject(new CliError(`cannot read ${file}: ${e.message}`))));
+      const assertions = await readAssertions(file);
       const store = assertions.find((a) => a.type === 'store');
       if (!store) throw new CliError(`${file} holds no store assertion`);
       await withVault(options.dataDir, async (vault) => {

@@ -1,11 +1,23 @@
 import { createPrivateKey } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import { Command, Option } from '@commander-js/extra-typings';
+import { Command, Option, type OptionValues } from '@commander-js/extra-typings';
 import { decodeStream, encodeStream } from '../../assertions/index.js';
 import { DeviceRegistrationError, registerDevice } from '../device-client.js';
 import { installSnap, readState, refreshSnaps, writeState, type Installed } from '../device-install.js';
 import { StoreClient, StoreClientError } from '../store-client.js';
 import { CliError, type CliIo } from '../io.js';
+
+/** What the device-side store client needs to act as a registered device: the same on install and refresh. */
+function withStoreClientOptions<Args extends unknown[], Opts extends OptionValues>(c: Command<Args, Opts>) {
+  return c
+    .requiredOption('--store-url <url>', "the store base URL, as SNAPPY_FORCE_API_URL would be (the vault's store listener, e.g. http://127.0.0.1:8082/)")
+    .requiredOption('--serial-assertion <file>', "the device's serial (device register --out writes it, with its chain)")
+    .requiredOption('--model-assertion <file>', 'the model assertion the device is built from')
+    .requiredOption('--device-key <pem>', 'the device key the serial was issued for (device register --save-key)')
+    .requiredOption('--trusted <file>', 'the trusted root(s) the device checks assertions with (serial-vault export trusted)')
+    .requiredOption('--dir <dir>', 'where the device keeps snaps, their assertions and its state (session, what is installed)')
+    .option('--verbose', 'print every HTTP exchange with the store to standard error');
+}
 
 export function deviceCommand(io: CliIo): Command {
   const device = new Command('device').description('act as a device (snapd), for factory tests and demos');
@@ -83,20 +95,14 @@ export function deviceCommand(io: CliIo): Command {
   const report = (i: Installed, what: string) => io.stdout(`${i.name} ${what} revision ${i.revision}${i.channel ? ` from ${i.channel}` : ''}: ${i.file}, ${i.assertions.length} assertions checked\n`);
   const storeFailure = (e: unknown) => (e instanceof StoreClientError ? new CliError(e.message, 1) : e);
 
-  device
+  withStoreClientOptions(
+    device
       .command('install')
       .description('install a snap from the store as snapd does: session, install action, download (resumed), digest and assertions checked against the trusted roots')
       .argument('<name>', 'the snap')
       .option('--channel <channel>', 'the channel to install from (default stable)')
-      .addOption(new Option('--revision <n>', 'a revision instead of a channel').argParser((v) => Number(v)))
-      .requiredOption('--store-url <url>', "the store base URL, as SNAPPY_FORCE_API_URL would be (the vault's store listener, e.g. http://127.0.0.1:8082/)")
-      .requiredOption('--serial-assertion <file>', "the device's serial (device register --out writes it, with its chain)")
-      .requiredOption('--model-assertion <file>', 'the model assertion the device is built from')
-      .requiredOption('--device-key <pem>', 'the device key the serial was issued for (device register --save-key)')
-      .requiredOption('--trusted <file>', 'the trusted root(s) the device checks assertions with (serial-vault export trusted)')
-      .requiredOption('--dir <dir>', 'where the device keeps snaps, their assertions and its state (session, what is installed)')
-      .option('--verbose', 'print every HTTP exchange with the store to standard error')
-  .action(async (name, options) => {
+      .addOption(new Option('--revision <n>', 'a revision instead of a channel').argParser((v) => Number(v))),
+  ).action(async (name, options) => {
     const { c, model, trusted, state } = await client(options);
     try {
       const i = await installSnap(c, { name, dir: options.dir, model, trusted, ...(options.channel ? { channel: options.channel } : {}), ...(options.revision ? { revision: options.revision } : {}) });
@@ -109,18 +115,12 @@ export function deviceCommand(io: CliIo): Command {
     }
   });
 
-  device
+  withStoreClientOptions(
+    device
       .command('refresh')
       .description('refresh installed snaps as snapd does: one refresh action per snap with its tracking channel; an unchanged revision is no update')
-      .argument('[names...]', 'the snaps (default: all installed)')
-      .requiredOption('--store-url <url>', "the store base URL, as SNAPPY_FORCE_API_URL would be (the vault's store listener, e.g. http://127.0.0.1:8082/)")
-      .requiredOption('--serial-assertion <file>', "the device's serial (device register --out writes it, with its chain)")
-      .requiredOption('--model-assertion <file>', 'the model assertion the device is built from')
-      .requiredOption('--device-key <pem>', 'the device key the serial was issued for (device register --save-key)')
-      .requiredOption('--trusted <file>', 'the trusted root(s) the device checks assertions with (serial-vault export trusted)')
-      .requiredOption('--dir <dir>', 'where the device keeps snaps, their assertions and its state (session, what is installed)')
-      .option('--verbose', 'print every HTTP exchange with the store to standard error')
-  .action(async (names, options) => {
+      .argument('[names...]', 'the snaps (default: all installed)'),
+  ).action(async (names, options) => {
     const { c, model, trusted, state } = await client(options);
     try {
       const { updated, current } = await refreshSnaps(c, state, { dir: options.dir, model, trusted, names });
