@@ -17,7 +17,39 @@ export type CustodyErrorCode =
   /** The assertion does not verify against the trusted roots and the chains known. */
   | 'ERR_ASSERTION_UNTRUSTED'
   /** A trusted root must be a self-signed account with its own account-key. */
-  | 'ERR_ROOT_INVALID';
+  | 'ERR_ROOT_INVALID'
+  /** No key of that label, id or purpose is registered in the vault. */
+  | 'ERR_SIGNING_KEY_UNKNOWN'
+  /** Not a purpose a key can have. */
+  | 'ERR_KEY_PURPOSE_INVALID'
+  /** Rotation, revocation or signing of a key that is not in use (pending, retired or revoked). */
+  | 'ERR_KEY_NOT_ACTIVE'
+  /** An account-key imported for a key that is not awaiting one. */
+  | 'ERR_KEY_NOT_PENDING'
+  /** An account-key that registers another public key than the vault's key. */
+  | 'ERR_ACCOUNT_KEY_OTHER_KEY'
+  /** An account-key for another account than the key's brand. */
+  | 'ERR_ACCOUNT_KEY_OTHER_BRAND'
+  /** An account-key whose constraints do not allow what the key is for. */
+  | 'ERR_ACCOUNT_KEY_CONSTRAINED'
+  /** No key of the model's brand may sign now (revoked, retired with no successor): a fault the brand must fix. */
+  | 'ERR_SIGNING_KEY_UNUSABLE'
+  /** No ceremony of that id. */
+  | 'ERR_CEREMONY_UNKNOWN'
+  /** The ceremony's proposal expired before it had its approvals. */
+  | 'ERR_CEREMONY_EXPIRED'
+  /** The ceremony already ran (or failed): nothing more to approve. */
+  | 'ERR_CEREMONY_CLOSED'
+  /** A proposer approving their own ceremony. */
+  | 'ERR_CEREMONY_SELF_APPROVAL'
+  /** The same person approving twice. */
+  | 'ERR_CEREMONY_ALREADY_APPROVED'
+  /** Approving needs the security-officer role on the brand's store. */
+  | 'ERR_CEREMONY_NOT_OFFICER'
+  /** An action outside the ceremony table, or its parameters wrong. */
+  | 'ERR_CEREMONY_ACTION_INVALID'
+  /** A ceremony policy that could never be met or names unknown actions. */
+  | 'ERR_CEREMONY_POLICY_INVALID';
 
 export class CustodyError extends VaultError {
   override readonly name = 'CustodyError';
