@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { databaseFile, storePublicUrl, type Config } from './config.js';
 import { checkpointWhenIdle, migrate, openDatabase } from './db/database.js';
 import { AccountsService } from './accounts/service.js';
+import { AuditService } from './audit/service.js';
 import { createLogger } from './logging.js';
 import { Metrics } from './http/metrics.js';
 import type { KeyStore } from './keystore/keystore.js';
@@ -10,6 +11,9 @@ import { Pkcs11KeyStore } from './keystore/pkcs11/keystore.js';
 import { ModelService } from './catalog/model-service.js';
 import { SnapService } from './catalog/snap-service.js';
 import { Custody } from './custody/custody.js';
+import { CeremonyService } from './custody/ceremonies.js';
+import { ceremonyActions } from './custody/ceremony-actions.js';
+import { keyHealth } from './custody/key-health.js';
 import { ProvisioningService } from './provisioning/service.js';
 import { StoreService } from './store/store-service.js';
 import type { Vault, VaultOptions } from './vault.js';
@@ -88,6 +92,10 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
       clockSkewMs: config.store.clockSkewSeconds * 1000,
     }, snaps.reads);
     const accounts = new AccountsService(db, { sessionTtlMs: config.admin.sessionHours * 3600_000, maxTokenDays: config.admin.maxTokenDays });
+    // Checkpoints are signed in the background only once runVault starts them: a CLI command never makes the audit key.
+    const audit = new AuditService(db, signing, { checkpointEvery: config.audit.checkpointEvery, checkpointIntervalMs: config.audit.checkpointMinutes * 60_000, logger });
+    // Guarded key actions; the catalog's model-key change comes in from here (the catalog sits above custody).
+    const ceremonies = new CeremonyService(db, custody, accounts, ceremonyActions(custody, db, (brand, model, key, actor) => models.changeSigningKey(brand.accountId, model, key, actor)));
     // Used request-ids are kept a day after they expire (re-posts, audit), then forgotten.
     const pruner = setInterval(() => {
       void provisioning.requestIds.prune().catch(() => undefined);
@@ -111,10 +119,14 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
       provisioning,
       store,
       accounts,
+      audit,
+      ceremonies,
+      keyHealth: () => keyHealth({ custody, keystore: signing, ceremonies, models: () => models.list() }, new Date()),
       logger,
       metrics,
       async close() {
         stopMaintenance();
+        await audit.stopCheckpoints();
         await ks.close();
         await db.destroy();
       },

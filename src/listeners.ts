@@ -162,6 +162,7 @@ export async function serveAdmin(vault: Vault): Promise<Listening> {
     api: {
       accounts: vault.accounts,
       snaps: vault.snaps,
+      custody: { custody: vault.custody, ceremonies: vault.ceremonies, keyHealth: () => vault.keyHealth() },
       sso: await signInFor(vault.config, publicUrl),
       cookieKey: await vaultSecret(vault.db, 'cookie-key'),
       publicUrl,

@@ -3,6 +3,7 @@ import { HttpError } from './http/errors.js';
 import { serveAdmin, serveDevices, serveStore, type Listening } from './listeners.js';
 import { reopenLog } from './logging.js';
 import type { Vault } from './vault.js';
+import { FINDING_KINDS } from './custody/key-health.js';
 
 /**
  * The vault's process life: the three listeners up (or a one-line reason and
@@ -36,9 +37,11 @@ export async function runVault(vault: Vault, say: (line: string) => void): Promi
     throw e;
   }
   say(`serial-vault ${vault.config.dataDir}: device API on ${devices.url}, store on ${store.url} (devices reach it at ${vault.store.url}), admin API on ${admin.url}api/v1/ (sign-in, metrics, health)`);
+  vault.audit.startCheckpoints(); // stopped by vault.close()
   if ((await vault.accounts.listPeople(OPERATOR, { limit: 1 })).items.length === 0) {
     say(`no administrators yet: serial-vault admin create --email YOU@EXAMPLE.COM --data-dir ${vault.config.dataDir}`);
   }
+  const stopWatching = watchKeyHealth(vault);
   const onHup = () => {
     reopenLog(vault.logger);
     vault.logger.info('log file re-opened (SIGHUP)');
@@ -53,6 +56,7 @@ export async function runVault(vault: Vault, say: (line: string) => void): Promi
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
   process.off('SIGHUP', onHup);
+  stopWatching();
   // Registrations in progress finish (their serials are written), new ones get a 503,
   // then the HSM sessions and the database close.
   await devices.close();
@@ -60,4 +64,29 @@ export async function runVault(vault: Vault, say: (line: string) => void): Promi
   await admin.close();
   await vault.close();
   vault.logger.info('stopped');
+}
+
+const HEALTH_EVERY_MS = 5 * 60_000;
+const WARN_EVERY_MS = 3600_000;
+
+/**
+ * Key health while the vault serves: the metric follows every few minutes,
+ * and while anything is wrong the log says so once an hour. Readiness
+ * stays up: other models' devices can still be served.
+ */
+function watchKeyHealth(vault: Vault): () => void {
+  let warned = 0;
+  const check = async () => {
+    const findings = await vault.keyHealth();
+    for (const kind of FINDING_KINDS) vault.metrics.keyHealthFindings.set({ kind }, findings.filter((f) => f.kind === kind).length);
+    if (findings.length > 0 && Date.now() - warned >= WARN_EVERY_MS) {
+      warned = Date.now();
+      vault.logger.warn({ findings: findings.map((f) => ({ kind: f.kind, brand: f.brand, subject: f.subject })) }, `key health: ${findings.map((f) => f.message).join('; ')} (serial-vault key health)`);
+    }
+  };
+  const run = () => void check().catch((e: unknown) => vault.logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'key health check failed'));
+  run();
+  const timer = setInterval(run, HEALTH_EVERY_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }

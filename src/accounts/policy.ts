@@ -30,7 +30,11 @@ export type Action =
   | 'snap.release'
   | 'snap.review'
   | 'store.curate'
-  | 'store.policy';
+  | 'store.policy'
+  | 'key.read'
+  | 'ceremony.read'
+  | 'ceremony.propose'
+  | 'ceremony.approve';
 
 /**
  * What an action needs:
@@ -74,4 +78,9 @@ export const POLICY: Readonly<Record<Action, Requirement>> = {
   'snap.review': { scope: 'store', roles: ['admin', 'reviewer'] },
   'store.curate': { scope: 'store', roles: ['admin'] },
   'store.policy': { scope: 'store', roles: ['admin'] },
+  // Key custody on a brand's store: officers guard, administrators may propose but never approve.
+  'key.read': { scope: 'store', roles: ['admin', 'security-officer'] },
+  'ceremony.read': { scope: 'store', roles: ['admin', 'security-officer'] },
+  'ceremony.propose': { scope: 'store', roles: ['admin', 'security-officer'] },
+  'ceremony.approve': { scope: 'store', roles: ['security-officer'] },
 };

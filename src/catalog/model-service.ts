@@ -86,7 +86,8 @@ export class ModelService {
     if (typeof brandId !== 'string') throw new CatalogError('ERR_MODEL_INVALID', 'the model needs a "brand-id"');
     const brand = await this.custody.brands.byAccountId(brandId);
     if (!brand) throw new CatalogError('ERR_MODEL_BRAND_UNKNOWN', `brand "${brandId}" is not set up in this vault`);
-    const key = await this.custody.brandKey(brand, settings.keyLabel);
+    // A brand's models key when it has one (its serials key otherwise), unless a key is named.
+    const key = await this.custody.brandKey(brand, settings.keyLabel, 'models');
     const signer = await this.custody.signerFor(key.label);
     let model: Assertion;
     try {
@@ -99,6 +100,40 @@ export class ModelService {
       if (e instanceof AssertionError) throw new CatalogError('ERR_MODEL_INVALID', `${e.message} [${e.code}]`);
       throw e;
     }
-    return this.importModel(model, settings, actor);
+    // Registered with the brand's serials key, unless the named key is one.
+    const { keyLabel: _named, ...rest } = settings;
+    return this.importModel(model, key.purpose === 'serials' ? settings : rest, actor);
+  }
+
+  /** Moves a model's serials to another serials key of its brand (a guarded ceremony action). */
+  async changeSigningKey(brandAccountId: string, name: string, keyLabel: string, actor: Actor = OPERATOR_ACTOR): Promise<ModelRecord> {
+    const model = await this.find(brandAccountId, name);
+    if (!model) throw new CatalogError('ERR_MODEL_INVALID', `model ${brandAccountId}/${name} is not registered in this vault`);
+    const key = await this.custody.keys.byLabel(keyLabel);
+    if (!key || key.purpose !== 'serials') throw new CatalogError('ERR_MODEL_INVALID', `"${keyLabel}" is not a serials key of brand "${brandAccountId}"`);
+    return new UnitOfWork(this.db, this.clock).run(actor, async (trx, record) => {
+      await trx('models').where({ id: model.id }).update({ signing_key_id: key.id });
+      await record({ action: 'model.signing-key', targetType: 'model', targetId: `${brandAccountId}/${name}`, storeId: brandAccountId, before: { signingKey: model.signingKeyId }, after: { signingKey: key.id, label: key.label } });
+      return (await new ModelRepository(trx).byId(model.id))!;
+    });
+  }
+
+  /**
+   * Signs the model again as its next revision with the brand's models key
+   * in use now: after a rotation, images are built with a model the new
+   * key signed, while devices with the old revision keep working.
+   */
+  async resign(brandAccountId: string, name: string, actor: Actor = OPERATOR_ACTOR): Promise<ModelRecord> {
+    const model = await this.find(brandAccountId, name);
+    if (!model) throw new CatalogError('ERR_MODEL_INVALID', `model ${brandAccountId}/${name} is not registered in this vault`);
+    const brand = (await this.custody.brands.byAccountId(brandAccountId))!;
+    const current = await this.assertion(model);
+    const key = await this.custody.brandKey(brand, undefined, 'models');
+    const headers: Record<string, HeaderValue> = { ...current.headers, revision: String(current.revision + 1), timestamp: formatRfc3339(this.clock()) };
+    delete headers['sign-key-sha3-384'];
+    delete headers['body-length'];
+    const signed = await signAssertion(headers, current.body, await this.custody.signerFor(key.label));
+    const signingKey = await this.custody.keys.byId(model.signingKeyId);
+    return this.importModel(signed, { ...(signingKey ? { keyLabel: signingKey.label } : {}), checkCatalog: false }, actor);
   }
 }

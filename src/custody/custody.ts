@@ -12,6 +12,11 @@ import { keyStoreSigner, type KeyStore } from '../keystore/keystore.js';
 import { OPERATOR_ACTOR, UnitOfWork, type Actor, type Change } from '../audit/unit-of-work.js';
 import { CustodyError } from './errors.js';
 import { SigningKeyRepository, type SigningKeyRecord } from './signing-keys.js';
+import { successorAt } from './key-state.js';
+import { KeyLifecycle } from './key-lifecycle.js';
+
+/** Another process (the command line) may re-issue an account-key: a cached chain is read again after this long. */
+const CHAIN_CACHE_MS = 5000;
 
 /**
  * Key custody: local root authorities (development and air-gapped demos),
@@ -23,7 +28,9 @@ export class Custody {
   readonly brands: BrandRepository;
   readonly keys: SigningKeyRepository;
   readonly assertions: AssertionStore;
-  private readonly chains = new Map<string, Promise<Assertion[]>>();
+  /** Keys made, rotated, revoked and activated (key-lifecycle.ts). */
+  readonly lifecycle: KeyLifecycle;
+  private readonly chains = new Map<string, { until: number; chain: Promise<Assertion[]> }>();
 
   constructor(
     private readonly db: Database,
@@ -33,13 +40,14 @@ export class Custody {
     this.brands = new BrandRepository(db);
     this.keys = new SigningKeyRepository(db);
     this.assertions = new AssertionStore(db);
+    this.lifecycle = new KeyLifecycle(this, keystore, clock);
   }
 
   /**
    * Writes that belong together, in one transaction: a set-up stopped at any
    * point (a crash, kill -9) leaves all of them or none, so it can be run again.
    */
-  private atomically<T>(
+  inUnit<T>(
     actor: Actor,
     work: (r: { brands: BrandRepository; keys: SigningKeyRepository; assertions: AssertionStore }, record: (change: Change) => Promise<void>) => Promise<T>,
   ): Promise<T> {
@@ -86,10 +94,10 @@ export class Custody {
       Buffer.from(signer.publicKey.encoded),
       signer,
     );
-    const record = await this.atomically(actor, async (r, audit) => {
+    const record = await this.inUnit(actor, async (r, audit) => {
       await r.assertions.put(account, { trusted: true });
       await r.assertions.put(accountKey, { trusted: true });
-      const registered = await r.keys.register(label, key.keyId, 'root');
+      const registered = await r.keys.add({ label, keyId: key.keyId, purpose: 'root', name: 'root', since: timestamp });
       await audit({ action: 'authority.create', targetType: 'authority', targetId: accountId, storeId: null, before: null, after: { displayName, keyId: key.keyId, label } });
       return registered;
     });
@@ -149,12 +157,12 @@ export class Custody {
       throw new CustodyError('ERR_KEY_MISMATCH', `HSM key "${keyLabel}" (${hsmKey.keyId}) is not the key the account-key registers (${accountKey.view.publicKeyId})`);
     }
     const accountView = account.view;
-    return this.atomically(actor, async (r, audit) => {
+    return this.inUnit(actor, async (r, audit) => {
       await r.assertions.put(account);
       await r.assertions.put(accountKey);
       const before = await r.brands.byAccountId(accountView.accountId);
       const brand = before ?? (await r.brands.create(accountView.accountId, accountView.displayName));
-      const key = await r.keys.register(keyLabel, hsmKey.keyId, 'brand', brand.id);
+      const key = await r.keys.add({ label: keyLabel, keyId: hsmKey.keyId, purpose: 'serials', brandId: brand.id, name: accountKey.view.name || 'serials', since: formatRfc3339(accountKey.view.since) });
       await audit({
         action: before ? 'brand.key.add' : 'brand.create',
         targetType: 'brand',
@@ -197,10 +205,10 @@ export class Custody {
         Buffer.from(signer.publicKey.encoded),
         await this.signerFor(root.label),
       );
-      await this.atomically(actor, async (r, audit) => {
+      await this.inUnit(actor, async (r, audit) => {
         if (await r.keys.byLabel(label)) return;
         await r.assertions.put(accountKey);
-        await r.keys.register(label, key.keyId, 'store');
+        await r.keys.add({ label, keyId: key.keyId, purpose: 'store', name: 'store' });
         await audit({ action: 'authority.store-key.create', targetType: 'authority', targetId: authorityId, storeId: null, before: null, after: { keyId: key.keyId, label } });
       });
     }
@@ -222,7 +230,7 @@ export class Custody {
       const verdict = check.check(a);
       if (!verdict.ok) throw new CustodyError('ERR_ROOT_INVALID', `${a.ref} does not verify with the key it registers: ${verdict.error.message}`);
     }
-    await this.atomically(actor, async (r, audit) => {
+    await this.inUnit(actor, async (r, audit) => {
       await r.assertions.put(account, { trusted: true });
       await r.assertions.put(accountKey, { trusted: true });
       await audit({ action: 'authority.trust', targetType: 'authority', targetId: id, storeId: null, before: null, after: { keyId: accountKey.view.publicKeyId } });
@@ -242,38 +250,47 @@ export class Custody {
     const verdict = trust.check(store);
     if (!verdict.ok) throw new CustodyError('ERR_ASSERTION_UNTRUSTED', `store assertion "${store.view.store}" does not verify against the trusted roots: ${verdict.error.message}`);
     if (!trust.isTrustedAccount(store.authorityId)) throw new CustodyError('ERR_ASSERTION_UNTRUSTED', `store assertion "${store.view.store}" is signed by "${store.authorityId}", not by a trusted root: a device would reject it`);
-    await this.atomically(actor, async (r, audit) => {
+    await this.inUnit(actor, async (r, audit) => {
       for (const a of chain) if (a.is('account')) await r.assertions.put(a);
       await r.assertions.put(store);
       await audit({ action: 'store.assertion.import', targetType: 'store', targetId: store.view.store, storeId: null, before: null, after: { authorityId: store.authorityId, url: store.view.url || null } });
     });
   }
 
-  /** The brand's signing key: the one labelled so, or its first. */
-  async brandKey(brand: Brand, keyLabel?: string): Promise<SigningKeyRecord> {
-    const keys = await this.keys.forBrand(brand.id);
-    const key = keyLabel ? keys.find((k) => k.label === keyLabel) : keys[0];
-    if (!key) throw new CustodyError('ERR_BRAND_KEY_UNKNOWN', keyLabel ? `brand "${brand.accountId}" has no key "${keyLabel}"` : `brand "${brand.accountId}" has no key in the vault`);
-    return key;
+  /**
+   * The brand key that signs for `purpose` now: the one labelled so, or the
+   * brand's first key of that purpose followed through its rotations. A
+   * brand with no models key of its own signs models with its serials key.
+   */
+  async brandKey(brand: Brand, keyLabel?: string, purpose: 'serials' | 'models' = 'serials'): Promise<SigningKeyRecord> {
+    const keys = await this.keys.ofBrand(brand.id);
+    if (keyLabel) {
+      const key = keys.find((k) => k.label === keyLabel);
+      if (!key) throw new CustodyError('ERR_BRAND_KEY_UNKNOWN', `brand "${brand.accountId}" has no key "${keyLabel}"`);
+      return key;
+    }
+    const first = keys.find((k) => k.purpose === purpose) ?? keys.find((k) => k.purpose === 'serials');
+    if (!first) throw new CustodyError('ERR_BRAND_KEY_UNKNOWN', `brand "${brand.accountId}" has no key in the vault`);
+    return successorAt(first, new Map(keys.map((k) => [k.id, k])), this.clock());
   }
 
   /**
    * The account and account-key that chain a brand's serials to a trusted
    * root, read once per (brand, key) and kept: every serial answer carries
-   * them. Any change to a brand or its keys clears the cache (`atomically`).
+   * them. A change here clears the cache at once (`inUnit`); one made by another process shows within CHAIN_CACHE_MS.
    */
   brandChain(brandAccountId: string, signingKeyId: string): Promise<Assertion[]> {
     const key = `${brandAccountId}\0${signingKeyId}`;
-    let chain = this.chains.get(key);
-    if (!chain) {
-      chain = (async () => {
-        const account = await this.assertions.get('account', [brandAccountId]);
-        const accountKey = await this.assertions.get('account-key', [signingKeyId]);
-        return [account, accountKey].filter((a): a is Assertion => a !== undefined);
-      })();
-      chain.catch(() => this.chains.delete(key));
-      this.chains.set(key, chain);
-    }
+    const now = Date.now();
+    const hit = this.chains.get(key);
+    if (hit && hit.until > now) return hit.chain;
+    const chain = (async () => {
+      const account = await this.assertions.get('account', [brandAccountId]);
+      const accountKey = await this.assertions.get('account-key', [signingKeyId]);
+      return [account, accountKey].filter((a): a is Assertion => a !== undefined);
+    })();
+    chain.catch(() => this.chains.delete(key));
+    this.chains.set(key, { until: now + CHAIN_CACHE_MS, chain });
     return chain;
   }
 }

@@ -1,8 +1,19 @@
 import type { Database } from '../db/database.js';
 import { nowIso } from '../db/errors.js';
 
-/** `store`: a local authority's key for snap-declarations and snap-revisions, apart from its root key. */
-export type KeyPurpose = 'root' | 'brand' | 'store';
+/**
+ * What a key signs. `root`: a local authority's own account and keys;
+ * `serials` and `models`: a brand's serials and model assertions (a brand
+ * with no models key signs models with its serials key); `store`: a local
+ * authority's snap-declarations and snap-revisions; `audit`: the audit
+ * log's checkpoints; `appliance`: an appliance's identity towards central.
+ */
+export const KEY_PURPOSES = ['root', 'serials', 'models', 'store', 'audit', 'appliance'] as const;
+export type KeyPurpose = (typeof KEY_PURPOSES)[number];
+export const isKeyPurpose = (v: unknown): v is KeyPurpose => typeof v === 'string' && (KEY_PURPOSES as readonly string[]).includes(v);
+
+/** Stored states; `retired` (past `until`) and `scheduled` (before `since`) follow from the window (key-state.ts). */
+export type StoredKeyState = 'pending' | 'active' | 'revoked';
 
 export interface SigningKeyRecord {
   readonly id: number;
@@ -12,25 +23,88 @@ export interface SigningKeyRecord {
   /** snapd's key id (sha3-384 of the public key). */
   readonly keyId: string;
   readonly purpose: KeyPurpose;
+  /** The account-key's name header. */
+  readonly name: string;
+  readonly state: StoredKeyState;
+  /** The window the vault signs with it: from `since`, until `until` (exclusive) when set. */
+  readonly since: string;
+  readonly until: string | undefined;
+  /** The key that took over when this one was rotated. */
+  readonly replacedBy: number | undefined;
+  readonly revokedAt: string | undefined;
+  /** In the canonical setup, the account-key-request awaiting Canonical's account-key. */
+  readonly accountKeyRequest: string | undefined;
+  readonly createdAt: string;
 }
+
+const opt = (v: unknown) => (v === null || v === undefined ? undefined : String(v));
+const optNumber = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
 
 const toKey = (r: Record<string, unknown>): SigningKeyRecord => ({
   id: Number(r['id']),
-  brandId: r['brand_id'] === null || r['brand_id'] === undefined ? undefined : Number(r['brand_id']),
+  brandId: optNumber(r['brand_id']),
   label: String(r['label']),
   keyId: String(r['key_id']),
-  purpose: r['purpose'] === 'root' ? 'root' : 'brand',
+  purpose: String(r['purpose']) as KeyPurpose,
+  name: opt(r['name']) ?? String(r['purpose']),
+  state: String(r['state']) as StoredKeyState,
+  since: opt(r['since']) ?? String(r['created_at']),
+  until: opt(r['until']),
+  replacedBy: optNumber(r['replaced_by']),
+  revokedAt: opt(r['revoked_at']),
+  accountKeyRequest: opt(r['account_key_request']),
+  createdAt: String(r['created_at']),
 });
 
-/** Which HSM key is which: label, snapd key id, owner. The private halves stay in the HSM. */
+export interface NewKey {
+  readonly label: string;
+  readonly keyId: string;
+  readonly purpose: KeyPurpose;
+  readonly brandId?: number;
+  readonly name?: string;
+  readonly state?: StoredKeyState;
+  readonly since?: string;
+  readonly accountKeyRequest?: string;
+}
+
+/** Which HSM key is which: label, snapd key id, owner, purpose and state. The private halves stay in the HSM. */
 export class SigningKeyRepository {
   constructor(private readonly db: Database) {}
 
+  /** Registers a key once; registering the same label again returns the first record. */
   async register(label: string, keyId: string, purpose: KeyPurpose, brandId?: number): Promise<SigningKeyRecord> {
-    const existing = await this.db('signing_keys').where({ label }).first();
+    return this.add({ label, keyId, purpose, ...(brandId !== undefined ? { brandId } : {}) });
+  }
+
+  async add(k: NewKey): Promise<SigningKeyRecord> {
+    const existing = await this.db('signing_keys').where({ label: k.label }).first();
     if (existing) return toKey(existing);
-    const [row] = await this.db('signing_keys').insert({ label, key_id: keyId, purpose, brand_id: brandId ?? null, created_at: nowIso() }).returning('*');
+    const now = nowIso();
+    const [row] = await this.db('signing_keys')
+      .insert({
+        label: k.label,
+        key_id: k.keyId,
+        purpose: k.purpose,
+        brand_id: k.brandId ?? null,
+        name: k.name ?? k.purpose,
+        state: k.state ?? 'active',
+        since: k.since ?? now,
+        account_key_request: k.accountKeyRequest ?? null,
+        created_at: now,
+      })
+      .returning('*');
     return toKey(row as Record<string, unknown>);
+  }
+
+  async update(id: number, change: Partial<{ state: StoredKeyState; since: string; until: string | null; replacedBy: number; revokedAt: string; accountKeyRequest: string | null }>): Promise<void> {
+    const row: Record<string, unknown> = {};
+    if (change.state !== undefined) row['state'] = change.state;
+    if (change.since !== undefined) row['since'] = change.since;
+    if (change.until !== undefined) row['until'] = change.until;
+    if (change.replacedBy !== undefined) row['replaced_by'] = change.replacedBy;
+    if (change.revokedAt !== undefined) row['revoked_at'] = change.revokedAt;
+    if (change.accountKeyRequest !== undefined) row['account_key_request'] = change.accountKeyRequest;
+    await this.db('signing_keys').where({ id }).update(row);
   }
 
   async byId(id: number): Promise<SigningKeyRecord | undefined> {
@@ -43,11 +117,35 @@ export class SigningKeyRepository {
     return row ? toKey(row) : undefined;
   }
 
+  async byKeyId(keyId: string): Promise<SigningKeyRecord | undefined> {
+    const row = await this.db('signing_keys').where({ key_id: keyId }).first();
+    return row ? toKey(row) : undefined;
+  }
+
+  /** A brand's keys, every purpose and state, oldest first. */
+  async ofBrand(brandId: number): Promise<SigningKeyRecord[]> {
+    return (await this.db('signing_keys').where({ brand_id: brandId }).orderBy('id')).map(toKey);
+  }
+
+  /** A brand's serials keys (those models are registered with), oldest first. */
   async forBrand(brandId: number): Promise<SigningKeyRecord[]> {
-    return (await this.db('signing_keys').where({ brand_id: brandId, purpose: 'brand' }).orderBy('id')).map(toKey);
+    return (await this.db('signing_keys').where({ brand_id: brandId, purpose: 'serials' }).orderBy('id')).map(toKey);
+  }
+
+  async all(): Promise<SigningKeyRecord[]> {
+    return (await this.db('signing_keys').orderBy('id')).map(toKey);
   }
 
   async roots(): Promise<SigningKeyRecord[]> {
     return (await this.db('signing_keys').where({ purpose: 'root' }).orderBy('id')).map(toKey);
+  }
+
+  /** How many keys of the brand use this account-key name prefix: the next key's number. */
+  async countNamed(brandId: number | undefined, purpose: KeyPurpose): Promise<number> {
+    const q = this.db('signing_keys').where({ purpose });
+    if (brandId === undefined) q.whereNull('brand_id');
+    else q.where({ brand_id: brandId });
+    const [row] = (await q.count({ n: '*' })) as Array<{ n: number | string }>;
+    return Number(row?.n ?? 0);
   }
 }

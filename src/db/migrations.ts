@@ -7,6 +7,8 @@ import { auditChainOutbox } from './migrations/0005-audit-chain-outbox.js';
 import { issuanceOrigin } from './migrations/0006-issuance-origin.js';
 import { catalog } from './migrations/0007-catalog.js';
 import { deviceSessions } from './migrations/0008-device-sessions.js';
+import { keyLifecycle } from './migrations/0009-key-lifecycle.js';
+import { auditCheckpoints } from './migrations/0010-audit-checkpoints.js';
 
 /**
  * The schema, one entry per change, never edited once released. Runs
@@ -22,5 +24,7 @@ export const MIGRATIONS: ReadonlyArray<{ name: string; up: (db: Knex) => Promise
   issuanceOrigin,
   catalog,
   deviceSessions,
+  keyLifecycle,
+  auditCheckpoints,
 ];
 

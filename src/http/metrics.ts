@@ -32,6 +32,7 @@ export class Metrics {
     buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
     registers: [this.registry],
   });
+  readonly keyHealthFindings = new Gauge({ name: 'serial_vault_key_health_findings', help: 'Key health findings now, by kind (serial-vault key health lists them)', labelNames: ['kind'] as const, registers: [this.registry] });
   readonly hsmQueueDepth = new Gauge({ name: 'serial_vault_hsm_queue_depth', help: 'Signatures waiting for an HSM signer', registers: [this.registry] });
   readonly hsmBusySigners = new Gauge({ name: 'serial_vault_hsm_busy_signers', help: 'HSM signer sessions working', registers: [this.registry] });
   readonly dbDuration = new Histogram({

@@ -15,6 +15,9 @@ import { keyStoreSigner, type KeyStore } from '../keystore/keystore.js';
 import type { ModelService } from '../catalog/model-service.js';
 import type { Custody } from '../custody/custody.js';
 import type { SigningKeyRecord } from '../custody/signing-keys.js';
+import { CustodyError } from '../custody/errors.js';
+import { keyStateAt, successorAt, usableAt } from '../custody/key-state.js';
+import { COMMITTED } from '../audit/unit-of-work.js';
 import { ApiKeyAdmin } from './api-key-admin.js';
 import { ApiKeyRepository, type ApiKeyRecord } from './api-keys.js';
 import { ProvisioningError } from './errors.js';
@@ -98,6 +101,8 @@ export class ProvisioningService {
     this.requestIds = new RequestIdRepository(db, options.requestIdTtlMs, this.clock);
     this.serials = new SerialRepository(db, this.clock);
     this.writer = new IssuanceWriter(db, this.clock);
+    // A key rotated or revoked, a model or API key changed here: read again at once.
+    db.on(COMMITTED, () => this.cache.clear());
     this.admission = [
       apiKeyIsForModel,
       modelIsEnabled,
@@ -181,8 +186,7 @@ export class ProvisioningService {
   /** The key that signs the model's serials, and the log row every answer writes. */
   private async prepare(r: Registration, nonce: Nonce): Promise<Issuance> {
     const { model, request } = r;
-    const signingKey = await this.cached(`signing-key\0${model.signingKeyId}`, () => this.parts.custody.keys.byId(model.signingKeyId)).catch(transient);
-    if (!signingKey) throw new Error(`model ${model.name} has no signing key`);
+    const signingKey = await this.signingKeyFor(model);
     const deviceKeyId = request.view.deviceKey.id;
     const log = {
       brandId: model.brandAccountId,
@@ -196,6 +200,26 @@ export class ProvisioningService {
     return { ...r, nonce, signingKey, deviceKeyId, log };
   }
 
+  /**
+   * The key that signs the model's serials at this moment: the brand's keys
+   * are read at most every few seconds (and at once after a change here),
+   * the choice among them is made per request, so a rotation takes effect
+   * at its time to the second, and a revoked key is never chosen.
+   */
+  private async signingKeyFor(model: ModelRecord): Promise<SigningKeyRecord> {
+    const keys = await this.cached(`brand-keys\0${model.brandAccountId}`, async () => {
+      const start = await this.parts.custody.keys.byId(model.signingKeyId);
+      return start?.brandId === undefined ? [] : this.parts.custody.keys.ofBrand(start.brandId);
+    }).catch(transient);
+    const start = keys.find((k) => k.id === model.signingKeyId);
+    if (!start) throw new Error(`model ${model.name} has no signing key`);
+    const key = successorAt(start, new Map(keys.map((k) => [k.id, k])), this.clock());
+    if (!usableAt(key, this.clock())) {
+      throw new CustodyError('ERR_SIGNING_KEY_UNUSABLE', `no key of brand "${model.brandAccountId}" may sign serials for model ${model.name} now (its key is ${keyStateAt(key, this.clock())}); the brand's security officers must rotate to a new key`);
+    }
+    return key;
+  }
+
   /** A device that already has its serial gets the same assertion back, byte for byte, and a log row saying so. */
   private async repeatFor(i: Issuance): Promise<IssueResult | undefined> {
     const existing = await this.serials.byDevice(i.model.id, i.deviceKeyId).catch(transient);
@@ -207,7 +231,9 @@ export class ProvisioningService {
         await this.serials.log(trx, { ...i.log, serial: existing.serial, outcome: 'repeated' });
       })
       .catch(transient);
-    return this.answer(decodeStream(Buffer.from(existing.assertion, 'utf8')), i.model, existing.serial, i.signingKey.keyId, 'repeated');
+    const serial = decodeStream(Buffer.from(existing.assertion, 'utf8'));
+    // The chain of the key that signed it, which a rotation since may have retired.
+    return this.answer(serial, i.model, existing.serial, serial[0]?.signKeyId ?? i.signingKey.keyId, 'repeated');
   }
 
   /** The serial a new device gets: the next number of the model's template, or the one it proposes. */

@@ -86,6 +86,13 @@ const SAMPLES: Record<string, (who: string, ids: { target: number; upload: strin
   'put /api/v1/stores/:store/pins/:name': () => ({ path: `/api/v1/stores/${BRAND_STORE}/pins/${SNAP}`, body: { channel: 'stable', revision: null } }),
   'get /api/v1/stores/:store/review-policy': () => ({ path: `/api/v1/stores/${BRAND_STORE}/review-policy` }),
   'put /api/v1/stores/:store/review-policy': () => ({ path: `/api/v1/stores/${BRAND_STORE}/review-policy`, body: { reviewRequired: false } }),
+  'get /api/v1/brands/:brand/keys': () => ({ path: `/api/v1/brands/${BRAND_STORE}/keys` }),
+  'get /api/v1/brands/:brand/keys/health': () => ({ path: `/api/v1/brands/${BRAND_STORE}/keys/health` }),
+  'get /api/v1/brands/:brand/chain': () => ({ path: `/api/v1/brands/${BRAND_STORE}/chain` }),
+  'get /api/v1/brands/:brand/ceremonies': () => ({ path: `/api/v1/brands/${BRAND_STORE}/ceremonies` }),
+  'get /api/v1/brands/:brand/ceremonies/:id': () => ({ path: `/api/v1/brands/${BRAND_STORE}/ceremonies/999999` }),
+  'post /api/v1/brands/:brand/ceremonies': () => ({ path: `/api/v1/brands/${BRAND_STORE}/ceremonies`, body: { action: 'ceremony.policy', params: { approvals: '2' } } }),
+  'post /api/v1/brands/:brand/ceremonies/:id/approve': () => ({ path: `/api/v1/brands/${BRAND_STORE}/ceremonies/999999/approve` }),
 };
 
 const key = (r: { method: string; path: string }) => `${r.method.toLowerCase()} ${r.path}`;
@@ -302,6 +309,7 @@ function apiOptions(v: AdminTestVault) {
   return {
     accounts: v.vault.accounts,
     snaps: v.vault.snaps,
+    custody: { custody: v.vault.custody, ceremonies: v.vault.ceremonies, keyHealth: () => v.vault.keyHealth() },
     sso: undefined,
     cookieKey: Buffer.alloc(32, 1),
     publicUrl: new URL(v.adminUrl),

@@ -10,13 +10,14 @@ import { tokensRoutes } from './routes/tokens.js';
 import { auditRoutes } from './routes/audit.js';
 import { snapsRoutes } from './routes/snaps.js';
 import { curationRoutes } from './routes/curation.js';
+import { custodyRoutes, type CustodyApi } from './routes/custody.js';
 
 /**
  * The admin API (`/api/v1/…`), one file per resource in `routes/`. Each
  * entry names its policy action; the router adds authentication and the
  * policy check, and the OpenAPI document is written from this same list.
  */
-export function adminRoutes(accounts: AccountsService, snaps: SnapService, csrfFor: (sessionId: string) => string): AdminRoute[] {
+export function adminRoutes(accounts: AccountsService, snaps: SnapService, custody: CustodyApi, csrfFor: (sessionId: string) => string): AdminRoute[] {
   return [
     ...meRoutes(accounts, csrfFor),
     ...brandsRoutes(accounts),
@@ -27,5 +28,6 @@ export function adminRoutes(accounts: AccountsService, snaps: SnapService, csrfF
     ...tokensRoutes(accounts),
     ...snapsRoutes(snaps),
     ...curationRoutes(snaps),
+    ...custodyRoutes(custody),
   ];
 }

@@ -1,0 +1,258 @@
+import { formatRfc3339, signAssertion, type Assertion, type HeaderValue } from '../assertions/index.js';
+import type { Brand } from '../accounts/brands.js';
+import type { Actor } from '../audit/unit-of-work.js';
+import type { KeyStore } from '../keystore/keystore.js';
+import type { Custody } from './custody.js';
+import { CustodyError } from './errors.js';
+import { keyStateAt, successorAt, usableAt } from './key-state.js';
+import type { KeyPurpose, SigningKeyRecord } from './signing-keys.js';
+
+/** What each purpose's key signs: an account-key's constraints must allow it. */
+const SIGNS: Partial<Record<KeyPurpose, readonly string[]>> = {
+  serials: ['serial'],
+  models: ['model'],
+  store: ['snap-declaration', 'snap-revision'],
+};
+
+/** Whole seconds, rounded up: account-key windows are RFC 3339 to the second. */
+const ceilSecond = (d: Date) => new Date(Math.ceil(d.getTime() / 1000) * 1000);
+
+/**
+ * Whether an account-key's `constraints` (format 1) let it sign `types`.
+ * A constraint names header values as anchored regular expressions; one
+ * without a `type` header allows every type.
+ */
+export function constraintsAllow(accountKey: Assertion, types: readonly string[]): boolean {
+  const constraints = accountKey.header('constraints');
+  if (constraints === undefined) return true;
+  if (!Array.isArray(constraints)) return false;
+  return types.every((type) =>
+    constraints.some((c: HeaderValue) => {
+      if (typeof c !== 'object' || Array.isArray(c)) return false;
+      const headers = (c as Record<string, HeaderValue>)['headers'];
+      if (typeof headers !== 'object' || Array.isArray(headers)) return false;
+      const pattern = (headers as Record<string, HeaderValue>)['type'];
+      return pattern === undefined || (typeof pattern === 'string' && new RegExp(`^(?:${pattern})$`).test(type));
+    }),
+  );
+}
+
+export interface NewKeyResult {
+  readonly key: SigningKeyRecord;
+  /** Local trust: the account-key the authority signed. */
+  readonly accountKey?: Assertion;
+  /** Canonical trust: the request to submit to Canonical (`snapcraft register-key` sends the same). */
+  readonly accountKeyRequest?: Assertion;
+}
+
+/**
+ * A key's life: made in the HSM for a purpose, registered (the local
+ * authority signs its account-key at once; in the canonical setup it waits
+ * for Canonical's), rotated, revoked, destroyed. Every step is one unit of
+ * work with its audit record; guarded steps reach here only through an
+ * executed ceremony (ceremonies.ts).
+ */
+export class KeyLifecycle {
+  constructor(
+    private readonly custody: Custody,
+    private readonly keystore: KeyStore,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  /** A brand's keys of `purpose` that may sign now. */
+  async usable(brand: Brand, purpose: KeyPurpose): Promise<SigningKeyRecord[]> {
+    const now = this.clock();
+    return (await this.custody.keys.ofBrand(brand.id)).filter((k) => k.purpose === purpose && !k.replacedBy && usableAt(k, now));
+  }
+
+  /** The key in use for `purpose` that a rotation replaces: the one labelled so, or the brand's only one. */
+  async current(brand: Brand, purpose: KeyPurpose, label?: string): Promise<SigningKeyRecord> {
+    const keys = (await this.custody.keys.ofBrand(brand.id)).filter((k) => k.purpose === purpose);
+    if (label !== undefined) {
+      const key = keys.find((k) => k.label === label);
+      if (!key) throw new CustodyError('ERR_SIGNING_KEY_UNKNOWN', `brand "${brand.accountId}" has no ${purpose} key "${label}": serial-vault key states --brand ${brand.accountId} lists them`);
+      return key;
+    }
+    const now = this.clock();
+    const inUse = keys.filter((k) => !k.replacedBy && usableAt(k, now));
+    if (inUse.length === 1) return inUse[0]!;
+    if (inUse.length === 0) {
+      const last = keys[keys.length - 1];
+      if (!last) throw new CustodyError('ERR_SIGNING_KEY_UNKNOWN', `brand "${brand.accountId}" has no ${purpose} key`);
+      return last;
+    }
+    throw new CustodyError('ERR_SIGNING_KEY_UNKNOWN', `brand "${brand.accountId}" has ${inUse.length} ${purpose} keys in use: name one with --key (${inUse.map((k) => k.label).join(', ')})`);
+  }
+
+  /**
+   * The key that signs a model's serials now: the model's key, or what
+   * replaced it once the replacement's window began. Never a revoked,
+   * pending or retired key.
+   */
+  async signingKeyFor(start: SigningKeyRecord, brandLabel: string): Promise<SigningKeyRecord> {
+    const now = this.clock();
+    const lineage = new Map((await this.custody.keys.ofBrand(start.brandId ?? -1)).map((k) => [k.id, k]));
+    const key = successorAt(start, lineage, now);
+    if (!usableAt(key, now)) {
+      throw new CustodyError('ERR_SIGNING_KEY_UNUSABLE', `no key of brand "${brandLabel}" may sign serials now (the model's key is ${keyStateAt(key, now)}); the brand's security officers must rotate to a new key`);
+    }
+    return key;
+  }
+
+  /** Makes a key for `purpose` in the HSM and registers it (see NewKeyResult); `since` schedules it. */
+  async create(brand: Brand, purpose: KeyPurpose, actor: Actor, options: { since?: Date; replaces?: SigningKeyRecord } = {}): Promise<NewKeyResult> {
+    if (purpose === 'root' || purpose === 'audit' || purpose === 'appliance') {
+      throw new CustodyError('ERR_KEY_PURPOSE_INVALID', `a brand key is for serials, models or store, not ${purpose}`);
+    }
+    const n = (await this.custody.keys.countNamed(brand.id, purpose)) + 1;
+    const name = n === 1 ? purpose : `${purpose}-${n}`;
+    const label = `brand-${brand.accountId}-${name}`;
+    const setup = await this.custody.trustSetup(brand);
+    const since = ceilSecond(options.since ?? this.clock());
+    const info = (await this.keystore.find(label)) ?? (await this.keystore.generate(label));
+    const signer = await this.custody.signerFor(label);
+    const body = Buffer.from(signer.publicKey.encoded);
+    const headers = { 'account-id': brand.accountId, name, since: formatRfc3339(since), 'public-key-sha3-384': info.keyId };
+    let accountKey: Assertion | undefined;
+    let request: Assertion | undefined;
+    if (setup.setup === 'local') {
+      const root = await this.custody.signerFor(`root-${setup.authorityId}`);
+      accountKey = await signAssertion({ type: 'account-key', 'authority-id': setup.authorityId, ...headers }, body, root);
+    } else {
+      request = await signAssertion({ type: 'account-key-request', ...headers }, body, signer);
+    }
+    const key = await this.custody.inUnit(actor, async (r, audit) => {
+      if (accountKey) await r.assertions.put(accountKey);
+      const made = await r.keys.add({
+        label,
+        keyId: info.keyId,
+        purpose,
+        brandId: brand.id,
+        name,
+        state: accountKey ? 'active' : 'pending',
+        since: formatRfc3339(since),
+        ...(request ? { accountKeyRequest: request.encode().toString('utf8') } : {}),
+      });
+      if (options.replaces && accountKey) {
+        await r.keys.update(options.replaces.id, { until: formatRfc3339(since), replacedBy: made.id });
+      } else if (options.replaces) {
+        // Canonical trust: the old key hands over once Canonical's account-key is imported.
+        await r.keys.update(options.replaces.id, { replacedBy: made.id });
+      }
+      await audit({
+        action: options.replaces ? 'key.rotate' : 'key.create',
+        targetType: 'key',
+        targetId: label,
+        storeId: brand.accountId,
+        before: options.replaces ? { key: options.replaces.label, keyId: options.replaces.keyId } : null,
+        after: { keyId: info.keyId, purpose, name, since: formatRfc3339(since), state: made.state, setup: setup.setup },
+      });
+      return made;
+    });
+    return { key, ...(accountKey ? { accountKey } : {}), ...(request ? { accountKeyRequest: request } : {}) };
+  }
+
+  /** A new key takes over from the one in use, from `at` (now by default); what the old key signed keeps verifying. */
+  async rotate(brand: Brand, purpose: KeyPurpose, actor: Actor, options: { label?: string; at?: Date } = {}): Promise<NewKeyResult & { replaced: SigningKeyRecord }> {
+    const old = await this.current(brand, purpose, options.label);
+    const now = this.clock();
+    if (keyStateAt(old, now) !== 'active' || old.replacedBy !== undefined) {
+      throw new CustodyError('ERR_KEY_NOT_ACTIVE', `key "${old.label}" is ${old.replacedBy !== undefined ? 'already being replaced' : keyStateAt(old, now)}: only a key in use can be rotated`);
+    }
+    const at = options.at && options.at > now ? options.at : now;
+    return { ...(await this.create(brand, purpose, actor, { since: at, replaces: old })), replaced: old };
+  }
+
+  /**
+   * Stops every use of a key at once. In the local setup the authority
+   * re-issues its account-key with `until`, so devices and `snap ack`
+   * refuse what it signs from then on; in the canonical setup Canonical
+   * must revoke it, and the vault only stops using it.
+   */
+  async revoke(label: string, actor: Actor): Promise<{ key: SigningKeyRecord; accountKey?: Assertion }> {
+    const key = await this.custody.keys.byLabel(label);
+    if (!key || key.purpose === 'root') throw new CustodyError('ERR_SIGNING_KEY_UNKNOWN', `no brand key "${label}" in the vault: serial-vault key states lists them`);
+    if (key.state === 'revoked') throw new CustodyError('ERR_KEY_NOT_ACTIVE', `key "${label}" is already revoked`);
+    const brand = key.brandId !== undefined ? await this.custody.brands.byId(key.brandId) : undefined;
+    const until = formatRfc3339(ceilSecond(this.clock()));
+    let reissued: Assertion | undefined;
+    const setup = brand ? await this.custody.trustSetup(brand) : { setup: 'canonical' as const };
+    const current = await this.custody.assertions.get('account-key', [key.keyId]);
+    if (setup.setup === 'local' && current) {
+      const root = await this.custody.signerFor(`root-${setup.authorityId}`);
+      const headers = { ...current.headers, until, revision: String(current.revision + 1) } as Record<string, HeaderValue>;
+      delete headers['sign-key-sha3-384'];
+      delete headers['body-length'];
+      reissued = await signAssertion(headers, current.body, root);
+    }
+    const revoked = await this.custody.inUnit(actor, async (r, audit) => {
+      if (reissued) await r.assertions.put(reissued);
+      await r.keys.update(key.id, { state: 'revoked', revokedAt: until, until });
+      await audit({
+        action: 'key.revoke',
+        targetType: 'key',
+        targetId: label,
+        storeId: brand?.accountId ?? null,
+        before: { state: key.state, until: key.until ?? null },
+        after: { state: 'revoked', until, accountKeyReissued: reissued !== undefined, setup: setup.setup },
+      });
+      return (await r.keys.byId(key.id))!;
+    });
+    return { key: revoked, ...(reissued ? { accountKey: reissued } : {}) };
+  }
+
+  /** Removes a revoked key's private half from the HSM; its record and account-key stay, for what it signed. */
+  async destroy(label: string, actor: Actor): Promise<void> {
+    const key = await this.custody.keys.byLabel(label);
+    if (!key || key.purpose === 'root') throw new CustodyError('ERR_SIGNING_KEY_UNKNOWN', `no brand key "${label}" in the vault`);
+    if (key.state !== 'revoked') throw new CustodyError('ERR_KEY_NOT_ACTIVE', `key "${label}" is ${keyStateAt(key, this.clock())}: revoke it before destroying it`);
+    const brand = key.brandId !== undefined ? await this.custody.brands.byId(key.brandId) : undefined;
+    await this.custody.inUnit(actor, async (_r, audit) => {
+      await audit({ action: 'key.destroy', targetType: 'key', targetId: label, storeId: brand?.accountId ?? null, before: { keyId: key.keyId }, after: null });
+    });
+    if (await this.keystore.find(label)) await this.keystore.destroy(label);
+  }
+
+  /**
+   * Activates a pending key with the account-key Canonical signed for it,
+   * after checking it is for this key, this brand and this purpose
+   * (serial-vault #220: a key of the wrong account failed silently on devices).
+   */
+  async importAccountKey(accountKey: Assertion, actor: Actor): Promise<SigningKeyRecord> {
+    if (!accountKey.is('account-key')) throw new CustodyError('ERR_ASSERTION_UNEXPECTED', `expected an account-key assertion, got ${accountKey.type}`);
+    const { publicKeyId, accountId } = accountKey.view;
+    const key = await this.custody.keys.byKeyId(publicKeyId);
+    if (!key || key.brandId === undefined) {
+      throw new CustodyError('ERR_ACCOUNT_KEY_OTHER_KEY', `the account-key registers key ${publicKeyId}, which is not a key of this vault: import the account-key made for a request this vault wrote (serial-vault key states lists them)`);
+    }
+    const brand = await this.custody.brands.byId(key.brandId);
+    if (!brand || brand.accountId !== accountId) {
+      throw new CustodyError('ERR_ACCOUNT_KEY_OTHER_BRAND', `the account-key is for account "${accountId}", but key "${key.label}" belongs to brand "${brand?.accountId ?? '?'}": a model or serial it signed would fail on devices`);
+    }
+    if (key.state !== 'pending') throw new CustodyError('ERR_KEY_NOT_PENDING', `key "${key.label}" is ${keyStateAt(key, this.clock())}, not awaiting an account-key`);
+    const types = SIGNS[key.purpose] ?? [];
+    if (!constraintsAllow(accountKey, types)) {
+      throw new CustodyError('ERR_ACCOUNT_KEY_CONSTRAINED', `the account-key's constraints do not let key "${key.label}" sign ${types.join(' and ')} assertions, which is what its purpose (${key.purpose}) needs`);
+    }
+    const trust = await this.custody.trust();
+    const [checked] = trust.addBatch([accountKey]);
+    if (checked?.error) throw new CustodyError('ERR_ASSERTION_UNTRUSTED', `cannot import ${accountKey.ref}: ${checked.error.message}`);
+    const now = this.clock();
+    const since = new Date(Math.max(ceilSecond(now).getTime(), accountKey.view.since.getTime(), Date.parse(key.since)));
+    const replaced = (await this.custody.keys.ofBrand(brand.id)).find((k) => k.replacedBy === key.id);
+    return this.custody.inUnit(actor, async (r, audit) => {
+      await r.assertions.put(accountKey);
+      await r.keys.update(key.id, { state: 'active', since: formatRfc3339(since), accountKeyRequest: null });
+      if (replaced) await r.keys.update(replaced.id, { until: formatRfc3339(since) });
+      await audit({
+        action: 'key.activate',
+        targetType: 'key',
+        targetId: key.label,
+        storeId: brand.accountId,
+        before: { state: 'pending' },
+        after: { state: 'active', since: formatRfc3339(since), signedBy: accountKey.authorityId, ...(replaced ? { replaces: replaced.label } : {}) },
+      });
+      return (await r.keys.byId(key.id))!;
+    });
+  }
+}
