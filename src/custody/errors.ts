@@ -49,7 +49,15 @@ export type CustodyErrorCode =
   /** An action outside the ceremony table, or its parameters wrong. */
   | 'ERR_CEREMONY_ACTION_INVALID'
   /** A ceremony policy that could never be met or names unknown actions. */
-  | 'ERR_CEREMONY_POLICY_INVALID';
+  | 'ERR_CEREMONY_POLICY_INVALID'
+  /** snapd's external key manager asked for a key the vault does not offer (unknown, not a brand key, or not in the HSM). */
+  | 'ERR_KEYMGR_KEY_UNKNOWN'
+  /** What snapd's external key manager was given to sign is not DigestInfo(SHA-512) followed by a 64-byte digest. */
+  | 'ERR_KEYMGR_INPUT_INVALID'
+  /** A signing mechanism or public key format the external key manager does not offer (its features list what it does). */
+  | 'ERR_KEYMGR_UNSUPPORTED'
+  /** The access token given to the external key manager signs no one in, or its person lacks the role to sign with the key. */
+  | 'ERR_KEYMGR_FORBIDDEN';
 
 export class CustodyError extends VaultError {
   override readonly name = 'CustodyError';
