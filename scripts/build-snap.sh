@@ -28,7 +28,7 @@ cp "$(readlink -f "$(command -v node)")" "$prime/bin/node"
 softhsm="$(node -e "import('./dist/src/keystore/pkcs11/module-path.js').then(m => console.log(m.findSoftHsmModule() ?? ''))")"
 [[ -n "$softhsm" ]] || { echo "build-snap: SoftHSM2 not found: run scripts/setup-system.sh" >&2; exit 1; }
 cp "$softhsm" "$prime/usr/lib/softhsm/libsofthsm2.so"
-install -m 755 snap/local/serial-vault snap/local/serial-vault-daemon "$prime/bin/"
+install -m 755 snap/local/serial-vault snap/local/serial-vault-daemon snap/local/serial-vault-keymgr "$prime/bin/"
 install -m 755 snap/hooks/install snap/hooks/configure "$prime/meta/hooks/"
 node scripts/snap-yaml.mjs snap/snapcraft.yaml > "$prime/meta/snap.yaml"
 

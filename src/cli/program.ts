@@ -4,6 +4,7 @@ import { accessCommands } from './commands/access.js';
 import { assertionCommand } from './commands/assertion.js';
 import { hsmCommand } from './commands/hsm.js';
 import { keyCommand } from './commands/key.js';
+import { keymgrCommand } from './commands/keymgr.js';
 import { brandCommands } from './commands/brand.js';
 import { deviceCommand } from './commands/device.js';
 import { snapCommand } from './commands/snap.js';
@@ -34,6 +35,7 @@ export function buildProgram(io: CliIo): Command {
   program.addCommand(deviceCommand(io));
   program.addCommand(catalogCommand(io));
   program.addCommand(snapCommand(io), { hidden: true });
+  program.addCommand(keymgrCommand(io), { hidden: true }); // run by snapd as SNAPD_EXT_KEYMGR, through serial-vault-keymgr
   // Commands built apart do not inherit the program's output and exit settings.
   const inherit = (cmd: CommandUnknownOpts) => {
     for (const sub of cmd.commands) {
