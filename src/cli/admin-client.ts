@@ -107,10 +107,12 @@ export class AdminApiError extends Error {
   }
 }
 
-/** Against a vault's admin API, with a personal access token. */
-export function remoteOps(baseUrl: string, token: string, http: typeof fetch = fetch): AdminOps {
+/** One admin API call with a personal access token: the answer's JSON, or its refusal as an AdminApiError. */
+export type AdminRequest = <T>(method: string, path: string, body?: unknown) => Promise<T>;
+
+export function adminRequest(baseUrl: string, token: string, http: typeof fetch = fetch): AdminRequest {
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
-  const request = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+  return async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     let res: Response;
     try {
       res = await http(new URL(path.replace(/^\//, ''), base), {
@@ -133,6 +135,11 @@ export function remoteOps(baseUrl: string, token: string, http: typeof fetch = f
     if (!res.ok) throw new AdminApiError(res.status, String(data['code']), String(data['message']));
     return data as T;
   };
+}
+
+/** Against a vault's admin API, with a personal access token. */
+export function remoteOps(baseUrl: string, token: string, http: typeof fetch = fetch): AdminOps {
+  const request = adminRequest(baseUrl, token, http);
   const all = async <T>(path: string, cursor: string): Promise<T[]> => {
     const out: T[] = [];
     let after: string | null = null;

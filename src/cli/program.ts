@@ -2,8 +2,10 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import { accessCommands } from './commands/access.js';
 import { assertionCommand } from './commands/assertion.js';
+import { auditCommand } from './commands/audit.js';
 import { hsmCommand } from './commands/hsm.js';
 import { keyCommand } from './commands/key.js';
+import { custodyCommands } from './commands/custody.js';
 import { keymgrCommand } from './commands/keymgr.js';
 import { brandCommands } from './commands/brand.js';
 import { deviceCommand } from './commands/device.js';
@@ -30,8 +32,12 @@ export function buildProgram(io: CliIo): Command {
     .exitOverride();
   program.addCommand(assertionCommand(io));
   program.addCommand(hsmCommand(io));
-  program.addCommand(keyCommand(io));
-  for (const cmd of [...vaultCommands(io), ...brandCommands(io), ...accessCommands(io)]) program.addCommand(cmd);
+  const key = keyCommand(io);
+  program.addCommand(key);
+  for (const cmd of [...vaultCommands(io), ...brandCommands(io), ...accessCommands(io), auditCommand(io)]) program.addCommand(cmd);
+  // The key lifecycle joins the raw HSM commands under `key`, the brand's chain joins `export`.
+  const exportCmd = program.commands.find((c) => c.name() === 'export')!;
+  for (const cmd of custodyCommands(io, key, exportCmd as unknown as Command)) program.addCommand(cmd);
   program.addCommand(deviceCommand(io));
   program.addCommand(catalogCommand(io));
   program.addCommand(snapCommand(io), { hidden: true });

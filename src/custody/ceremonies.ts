@@ -65,6 +65,14 @@ export class CeremonyService {
     return rows.map((r) => r.email);
   }
 
+  /** Whether some brand's security officers guard `action`: an action not tied to one brand (a new authority) is then proposed under one. */
+  async guardedAnywhere(action: CeremonyAction): Promise<boolean> {
+    for (const b of await this.custody.brands.list()) {
+      if ((await this.store.policy(b.id)).actions.includes(action) && (await this.officers(b)).length > 0) return true;
+    }
+    return false;
+  }
+
   private async isOfficer(principal: Principal, brand: Brand): Promise<boolean> {
     return principal.kind === 'person' && rolesOn(principal, await this.accounts.tree(), brand.accountId).has(OFFICER);
   }

@@ -3,6 +3,8 @@ import { parse as parseYaml } from 'yaml';
 import { AssertionError, decodeStream, type HeaderValue } from '../../assertions/index.js';
 import { checkSerialTemplate, type ModelRecord } from '../../catalog/models.js';
 import type { ModelOptions } from '../../catalog/model-service.js';
+import { addModelResign } from './custody.js';
+import { OPERATOR } from '../../accounts/principal.js';
 import { CliError, type CliIo } from '../io.js';
 import { dataDirOption, withVault } from './vault-options.js';
 
@@ -46,10 +48,19 @@ export function brandCommands(io: CliIo): Command[] {
     .description('create a root authority in the HSM that signs brand accounts and keys, trusted by this vault')
     .argument('<account-id>', 'its account id, e.g. my-root')
     .option('--display-name <name>', 'display name', 'Local root')
+    .option('--brand <account-id>', "propose it as a ceremony of this brand's security officers (needed once any brand has them)")
     .addOption(dataDirOption())
     .action(async (accountId, options) => {
       await withVault(options.dataDir, async (vault) => {
         io.stderr(LOCAL_ROOT_NOTICE);
+        if (options.brand) {
+          const o = await vault.ceremonies.request(OPERATOR, 'authority.create', { brand: options.brand, authority: accountId, name: options.displayName });
+          io.stdout(o.outcome === 'proposed' ? `proposed ceremony ${o.ceremony.id}: security officers of "${options.brand}" approve it with serial-vault ceremony approve ${o.ceremony.id} --brand ${options.brand}\n` : `created root authority "${accountId}"\n`);
+          return;
+        }
+        if (await vault.ceremonies.guardedAnywhere('authority.create')) {
+          throw new CliError('a new authority is a guarded key action here: propose it with --brand BRAND, for that brand\'s security officers to approve');
+        }
         const { key } = await vault.custody.createAuthority(accountId, options.displayName);
         io.stdout(`created root authority "${accountId}" (key ${key.keyId}, HSM label ${key.label})\n`);
       });
@@ -216,6 +227,8 @@ export function brandCommands(io: CliIo): Command[] {
         io.stdout(models.length === 0 ? 'no models\n' : `${models.map(modelLine).join('\n')}\n`);
       });
     });
+
+  addModelResign(model, io);
 
   const apikey = new Command('apikey').description('API keys for factory lines and devices (the gadget\'s api-key header)');
   apikey

@@ -5,7 +5,8 @@ import type { CeremonyService } from '../../../custody/ceremonies.js';
 import type { Custody } from '../../../custody/custody.js';
 import { exportChain } from '../../../custody/chain-export.js';
 import type { Finding } from '../../../custody/key-health.js';
-import { keyStateAt } from '../../../custody/key-state.js';
+import { ceremonyView, keyViews, outcomeView } from '../../../custody/views.js';
+import type { Ceremony } from '../../../custody/ceremony-store.js';
 import { CustodyError } from '../../../custody/errors.js';
 import { route, type AdminRoute } from '../route.js';
 
@@ -19,7 +20,7 @@ export interface CustodyApi {
 const BrandParam = z.object({ brand: z.string().min(1).max(64) });
 const CeremonyParam = z.object({ brand: z.string().min(1).max(64), id: z.coerce.number().int().positive() });
 
-const Key = z.object({ label: z.string(), keyId: z.string(), purpose: z.string(), name: z.string(), state: z.enum(['pending', 'active', 'retired', 'revoked']), since: z.string(), until: z.string().nullable(), replacedBy: z.string().nullable() }).meta({ id: 'SigningKey' });
+const Key = z.object({ label: z.string(), keyId: z.string(), purpose: z.string(), name: z.string(), state: z.enum(['pending', 'active', 'retired', 'revoked']), since: z.string(), until: z.string().nullable(), replacedBy: z.string().nullable(), accountKeyRequest: z.string().nullable() }).meta({ id: 'SigningKey' });
 const Ceremony = z
   .object({
     id: z.number(),
@@ -46,18 +47,12 @@ export function custodyRoutes(api: CustodyApi): AdminRoute[] {
     if (!brand) throw new CustodyError('ERR_CEREMONY_ACTION_INVALID', `brand "${id}" is not set up in this vault`);
     return brand;
   };
-  const ceremonyOut = async (c: Awaited<ReturnType<CeremonyService['get']>>) => ({
-    ...c,
-    brand: (await api.custody.brands.byId(c.brandId))?.accountId ?? '',
-    executedAt: c.executedAt ?? null,
-    result: c.result ?? null,
-  });
   const ofBrand = async (brand: string, id: number) => {
     const c = await api.ceremonies.get(id);
     if (c.brandId !== (await brandOf(brand)).id) throw new CustodyError('ERR_CEREMONY_UNKNOWN', `no ceremony ${id} for brand "${brand}"`);
     return c;
   };
-  const outcomeOut = async (o: Awaited<ReturnType<CeremonyService['request']>>) => ({ outcome: o.outcome, ceremony: o.ceremony ? await ceremonyOut(o.ceremony) : null, result: o.outcome === 'executed' ? summarise(o.result) : null });
+  const ceremonyOut = (c: Ceremony) => ceremonyView(api.custody, c);
   return [
     route({
       method: 'get',
@@ -68,10 +63,7 @@ export function custodyRoutes(api: CustodyApi): AdminRoute[] {
       target: ({ params }) => params.brand,
       response: z.object({ keys: z.array(Key) }),
       handle: async ({ params }) => {
-        const now = new Date();
-        const keys = await api.custody.keys.ofBrand((await brandOf(params.brand)).id);
-        const labels = new Map(keys.map((k) => [k.id, k.label]));
-        return { keys: keys.map((k) => ({ label: k.label, keyId: k.keyId, purpose: k.purpose, name: k.name, state: keyStateAt(k, now), since: k.since, until: k.until ?? null, replacedBy: k.replacedBy !== undefined ? (labels.get(k.replacedBy) ?? null) : null })) };
+        return { keys: keyViews(await api.custody.keys.ofBrand((await brandOf(params.brand)).id), new Date()) };
       },
     }),
     route({
@@ -131,7 +123,7 @@ export function custodyRoutes(api: CustodyApi): AdminRoute[] {
       target: ({ params }) => params.brand,
       response: Outcome,
       status: 201,
-      handle: async ({ principal, params, body }) => outcomeOut(await request(api, principal, body.action, { ...body.params, brand: params.brand }, body.expiresInSeconds)),
+      handle: async ({ principal, params, body }) => outcomeView(api.custody, await request(api, principal, body.action, { ...body.params, brand: params.brand }, body.expiresInSeconds)),
     }),
     route({
       method: 'post',
@@ -143,7 +135,7 @@ export function custodyRoutes(api: CustodyApi): AdminRoute[] {
       response: Outcome,
       handle: async ({ principal, params }) => {
         await ofBrand(params.brand, params.id);
-        return outcomeOut(await api.ceremonies.approve(principal, params.id));
+        return outcomeView(api.custody, await api.ceremonies.approve(principal, params.id));
       },
     }),
   ];
@@ -152,7 +144,3 @@ export function custodyRoutes(api: CustodyApi): AdminRoute[] {
 const request = (api: CustodyApi, principal: Principal, action: (typeof CEREMONY_ACTIONS)[number], params: Record<string, string>, expiresInSeconds?: number) =>
   api.ceremonies.request(principal, action, params, expiresInSeconds !== undefined ? { expiresInSeconds } : {});
 
-/** An action's result as JSON: assertions as their encoded text. */
-function summarise(result: unknown): unknown {
-  return JSON.parse(JSON.stringify(result ?? null, (_k, v: unknown) => (v && typeof v === 'object' && 'encode' in v && 'ref' in v ? (v as { encode(): Buffer }).encode().toString('utf8') : v))) as unknown;
-}

@@ -1,0 +1,69 @@
+import type { Principal } from '../accounts/principal.js';
+import type { Vault } from '../app.js';
+import { exportChain } from '../custody/chain-export.js';
+import type { CeremonyAction } from '../custody/ceremony-store.js';
+import { CustodyError } from '../custody/errors.js';
+import type { Finding } from '../custody/key-health.js';
+import { ceremonyView, keyViews, outcomeView, type CeremonyView, type KeyView, type OutcomeView } from '../custody/views.js';
+import { adminRequest } from './admin-client.js';
+
+export interface ChainOut {
+  readonly assertions: readonly string[];
+  readonly keys: ReadonlyArray<{ label: string; keyId: string; purpose: string; state: string }>;
+}
+
+/** Keys and ceremonies, the same from a local data directory and through the admin API. */
+export interface CustodyOps {
+  request(brand: string, action: CeremonyAction, params: Record<string, string>, expiresInSeconds?: number): Promise<OutcomeView>;
+  approve(brand: string, id: number): Promise<OutcomeView>;
+  ceremonies(brand: string, open?: boolean): Promise<CeremonyView[]>;
+  ceremony(brand: string, id: number): Promise<CeremonyView>;
+  keys(brand: string): Promise<KeyView[]>;
+  health(brand: string): Promise<Finding[]>;
+  chain(brand: string): Promise<ChainOut>;
+}
+
+/** On the appliance, as `principal`: the operator, or the person whose token was given. */
+export function localCustodyOps(vault: Vault, principal: Principal): CustodyOps {
+  const brandOf = async (id: string) => {
+    const brand = await vault.custody.brands.byAccountId(id);
+    if (!brand) throw new CustodyError('ERR_CEREMONY_ACTION_INVALID', `brand "${id}" is not set up in this vault: serial-vault brand list shows them`);
+    return brand;
+  };
+  const ofBrand = async (brand: string, id: number) => {
+    const c = await vault.ceremonies.get(id);
+    if (c.brandId !== (await brandOf(brand)).id) throw new CustodyError('ERR_CEREMONY_UNKNOWN', `no ceremony ${id} for brand "${brand}"`);
+    return c;
+  };
+  return {
+    request: async (brand, action, params, expiresInSeconds) =>
+      outcomeView(vault.custody, await vault.ceremonies.request(principal, action, { ...params, brand }, expiresInSeconds !== undefined ? { expiresInSeconds } : {})),
+    approve: async (brand, id) => {
+      await ofBrand(brand, id);
+      return outcomeView(vault.custody, await vault.ceremonies.approve(principal, id));
+    },
+    ceremonies: async (brand, open) => Promise.all((await vault.ceremonies.list({ brand, ...(open !== undefined ? { open } : {}) })).map((c) => ceremonyView(vault.custody, c))),
+    ceremony: async (brand, id) => ceremonyView(vault.custody, await ofBrand(brand, id)),
+    keys: async (brand) => keyViews(await vault.custody.keys.ofBrand((await brandOf(brand)).id), new Date()),
+    health: async (brand) => (await vault.keyHealth()).filter((f) => f.brand === brand),
+    chain: async (brand) => {
+      const chain = await exportChain(vault.custody, await brandOf(brand), new Date());
+      return { assertions: chain.assertions.map((a) => a.encode().toString('utf8')), keys: chain.keys };
+    },
+  };
+}
+
+/** Through a vault's admin API with a personal access token. */
+export function remoteCustodyOps(baseUrl: string, token: string): CustodyOps {
+  const request = adminRequest(baseUrl, token);
+  const b = (brand: string) => `/api/v1/brands/${encodeURIComponent(brand)}`;
+  return {
+    request: (brand, action, params, expiresInSeconds) => request('POST', `${b(brand)}/ceremonies`, { action, params, ...(expiresInSeconds !== undefined ? { expiresInSeconds } : {}) }),
+    approve: (brand, id) => request('POST', `${b(brand)}/ceremonies/${id}/approve`),
+    ceremonies: async (brand, open) => (await request<{ items: CeremonyView[] }>('GET', `${b(brand)}/ceremonies${open !== undefined ? `?open=${open}` : ''}`)).items,
+    ceremony: (brand, id) => request('GET', `${b(brand)}/ceremonies/${id}`),
+    keys: async (brand) => (await request<{ keys: KeyView[] }>('GET', `${b(brand)}/keys`)).keys,
+    health: async (brand) => (await request<{ findings: Finding[] }>('GET', `${b(brand)}/keys/health`)).findings,
+    chain: (brand) => request('GET', `${b(brand)}/chain`),
+  };
+}
