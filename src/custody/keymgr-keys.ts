@@ -9,10 +9,13 @@ import type { KeyInfo, KeyStore } from '../keystore/keystore.js';
 import type { Custody } from './custody.js';
 import { CustodyError } from './errors.js';
 import { unknownKey, type KeymgrKeys } from './keymgr.js';
-import type { SigningKeyRecord } from './signing-keys.js';
+import type { KeyPurpose, SigningKeyRecord } from './signing-keys.js';
 
 /** Who may sign through `snap sign` with a brand's key, on the brand's store: those who manage its keys. */
 export const KEYMGR_SIGNING_ROLES: readonly Role[] = ['admin', 'security-officer'];
+
+/** The purposes of the keys that sign as the brand itself: its serials and its models. */
+export const KEYMGR_PURPOSES: readonly KeyPurpose[] = ['serials', 'models'];
 
 /** What the external key manager uses of the vault. */
 export interface KeymgrParts {
@@ -46,11 +49,12 @@ interface OfferedKey {
 /**
  * The vault's keys as snapd's external key manager sees them. A key's name
  * is its HSM label (`brand-acme-serials`), the one handle the vault, the
- * HSM and `serial-vault key list` share. Only brand keys are offered: a
- * local root's key signs the accounts and account-keys every trust chain
- * rests on, and the authorities' store keys sign what the catalog decides,
- * so signing arbitrary assertions with either stays out of `snap sign`'s
- * reach.
+ * HSM and `serial-vault key list` share. Only a brand's serials and models
+ * keys are offered: a local root's key signs the accounts and account-keys
+ * every trust chain rests on, an authority's store key signs what the
+ * catalog decides, and the audit and appliance keys vouch for the vault
+ * itself, so signing arbitrary assertions with any of them stays out of
+ * `snap sign`'s reach.
  */
 export class VaultKeymgrKeys implements KeymgrKeys {
   private readonly clock: () => Date;
@@ -75,7 +79,9 @@ export class VaultKeymgrKeys implements KeymgrKeys {
   private async offered(): Promise<OfferedKey[]> {
     const out: OfferedKey[] = [];
     for (const brand of await this.parts.custody.brands.list()) {
-      for (const record of await this.parts.custody.keys.forBrand(brand.id)) if (this.usable(record)) out.push({ record, brand });
+      for (const record of await this.parts.custody.keys.ofBrand(brand.id)) {
+        if (KEYMGR_PURPOSES.includes(record.purpose) && this.usable(record)) out.push({ record, brand });
+      }
     }
     return out;
   }
