@@ -36,6 +36,13 @@ export interface RegisterOptions {
   readonly deviceKey?: KeyObject;
   /** The roots the device trusts, to verify the answer with. */
   readonly trusted: readonly Assertion[];
+  /**
+   * What the device has from its seed besides the roots: the model's own
+   * chain (the brand account and the account-key that signed the model).
+   * The answer carries the chain of the serial's key, which after a
+   * rotation is not the model's.
+   */
+  readonly seed?: readonly Assertion[];
   /** How many times to re-post after a 202 (snapd polls every 60 s). */
   readonly pollAttempts?: number;
   readonly pollDelayMs?: number;
@@ -142,7 +149,7 @@ export async function registerDevice(options: RegisterOptions): Promise<Registra
       throw new DeviceRegistrationError(`the serial is signed by "${serial.authorityId}", which the model does not allow`, 'fatal');
     }
     const trust = new TrustDatabase({ trusted: [...options.trusted] });
-    for (const r of trust.addBatch([model, ...stream])) {
+    for (const r of trust.addBatch([...(options.seed ?? []), model, ...stream])) {
       if (r.error) throw new DeviceRegistrationError(`the answer does not verify: ${r.assertion.ref}: ${r.error.message}`, 'fatal');
     }
     return { serial, stream, deviceKey, requestId };

@@ -46,10 +46,7 @@ export function ceremonyActions(custody: Custody, db: Database, changeModelKey: 
       optional: ['key', 'at'],
       async check(p, brand) {
         timeOf(p['at']);
-        const current = await lifecycle.current(brand, purposeOf(p['purpose']), p['key']);
-        if (current.replacedBy !== undefined || current.state !== 'active') {
-          throw new CustodyError('ERR_KEY_NOT_ACTIVE', `key "${current.label}" is not in use (${current.replacedBy !== undefined ? 'already being replaced' : current.state}): only a key in use can be rotated`);
-        }
+        lifecycle.checkRotatable(await lifecycle.current(brand, purposeOf(p['purpose']), p['key']));
       },
       run: (p, brand, actor) => {
         const at = timeOf(p['at']);

@@ -152,13 +152,19 @@ export class KeyLifecycle {
     return { key, ...(accountKey ? { accountKey } : {}), ...(request ? { accountKeyRequest: request } : {}) };
   }
 
+  /** Only a key in use, not already being replaced, can be rotated. */
+  checkRotatable(key: SigningKeyRecord): void {
+    const state = keyStateAt(key, this.clock());
+    if (state !== 'active' || key.replacedBy !== undefined) {
+      throw new CustodyError('ERR_KEY_NOT_ACTIVE', `key "${key.label}" is ${state === 'active' ? 'already being replaced by a pending key' : state}: only a key in use can be rotated`);
+    }
+  }
+
   /** A new key takes over from the one in use, from `at` (now by default); what the old key signed keeps verifying. */
   async rotate(brand: Brand, purpose: KeyPurpose, actor: Actor, options: { label?: string; at?: Date } = {}): Promise<NewKeyResult & { replaced: SigningKeyRecord }> {
     const old = await this.current(brand, purpose, options.label);
+    this.checkRotatable(old);
     const now = this.clock();
-    if (keyStateAt(old, now) !== 'active' || old.replacedBy !== undefined) {
-      throw new CustodyError('ERR_KEY_NOT_ACTIVE', `key "${old.label}" is ${old.replacedBy !== undefined ? 'already being replaced' : keyStateAt(old, now)}: only a key in use can be rotated`);
-    }
     const at = options.at && options.at > now ? options.at : now;
     return { ...(await this.create(brand, purpose, actor, { since: at, replaces: old })), replaced: old };
   }

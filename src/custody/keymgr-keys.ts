@@ -3,6 +3,7 @@ import { OPERATOR, actorOf, rolesOn, type Principal } from '../accounts/principa
 import type { Role } from '../accounts/roles.js';
 import type { AccountsService } from '../accounts/service.js';
 import type { StoreTree } from '../accounts/stores.js';
+import { usableAt } from './key-state.js';
 import { UnitOfWork } from '../audit/unit-of-work.js';
 import type { Database } from '../db/database.js';
 import type { KeyInfo, KeyStore } from '../keystore/keystore.js';
@@ -67,13 +68,9 @@ export class VaultKeymgrKeys implements KeymgrKeys {
     this.clock = parts.clock ?? (() => new Date());
   }
 
-  /**
-   * Whether the key may sign now. The key lifecycle decides this (its
-   * states and validity window); every registered brand key qualifies
-   * while keys have no lifecycle of their own.
-   */
+  /** Whether the key may sign now: only a brand key in use (not pending, retired or revoked), as the lifecycle decides. */
   protected usable(key: SigningKeyRecord): boolean {
-    return key.brandId !== undefined;
+    return key.brandId !== undefined && usableAt(key, this.clock());
   }
 
   private async offered(): Promise<OfferedKey[]> {

@@ -202,14 +202,16 @@ export class SignerPool {
     await Promise.all(
       this.slots.map(async (slot) => {
         if (slot.inFlight.length === 0) {
-          // Log out and close the session before the thread goes.
+          // Log out and close the session before the thread goes; a thread that does not answer gets 2 s.
+          let timer: NodeJS.Timeout | undefined;
           await Promise.race([
             new Promise<void>((resolve) => {
               slot.worker.once('message', () => resolve());
               slot.worker.postMessage({ seq: ++slot.seq, op: 'close', args: {} });
             }),
-            new Promise((r) => setTimeout(r, 2000)),
+            new Promise((r) => (timer = setTimeout(r, 2000))),
           ]);
+          clearTimeout(timer);
         }
         await slot.worker.terminate();
       }),
