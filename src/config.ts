@@ -97,6 +97,21 @@ export const ConfigSchema = z.strictObject({
       anonymousStore: opt(z.string().min(1).optional(), { description: 'a store whose public snaps requests without a device session may see (off: they see nothing)', snap: 'store.anonymous-store' }),
     })
     .prefault({}),
+  /** Signed checkpoints of the audit chain, made in the background while the vault serves (`serial-vault audit checkpoint` makes one now). */
+  audit: z
+    .strictObject({
+      checkpointEvery: opt(z.number().int().min(1).max(1_000_000), {
+        description: 'sign a checkpoint of the audit chain once this many entries were written since the last one',
+        env: 'SERIAL_VAULT_AUDIT_CHECKPOINT_EVERY',
+        snap: 'audit.checkpoint-every',
+      }).default(100),
+      checkpointMinutes: opt(z.number().min(1).max(24 * 60), {
+        description: 'and at least this often (minutes) while any entry was written since',
+        env: 'SERIAL_VAULT_AUDIT_CHECKPOINT_MINUTES',
+        snap: 'audit.checkpoint-minutes',
+      }).default(15),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: opt(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), { description: 'the lowest level logged', env: 'SERIAL_VAULT_LOG_LEVEL', snap: 'log.level' }).default('info'),

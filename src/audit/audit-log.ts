@@ -1,6 +1,6 @@
 import type { Database } from '../db/database.js';
 import { nowIso } from '../db/errors.js';
-import { ChainWalker, chainedFieldsOf, entryHash, type ChainRow, type ChainVerdict } from './chain.js';
+import { ChainWalker, GENESIS, chainedFieldsOf, entryHash, type ChainRow, type ChainVerdict } from './chain.js';
 
 const PAGE = 1000;
 
@@ -100,20 +100,33 @@ export class AuditLog {
     await this.db('outbox').insert({ entity: record.targetType, key: record.targetId, op: record.action, at: fields.at });
   }
 
-  /** Walks the whole chain in sequence order, a page at a time, and names the first entry that breaks it. */
-  async verify(): Promise<ChainVerdict> {
+  /** The sequence number and hash the head row says were written last (0 and the genesis hash before the first entry). */
+  async head(): Promise<{ seq: number; hash: string }> {
     const head = (await this.db('audit_head').where({ name: 'audit' }).first('seq', 'hash')) as { seq: number | string; hash: string } | undefined;
-    const walker = new ChainWalker();
-    for (let after = 0; ; ) {
-      const page = (await this.db('audit_log').where('seq', '>', after).orderBy('seq').limit(PAGE)) as Record<string, unknown>[];
-      for (const r of page) {
-        const failed = walker.step(toChainRow(r));
-        if (failed) return failed;
-      }
-      if (page.length < PAGE) break;
-      after = Number(page[page.length - 1]?.['seq']);
+    return { seq: Number(head?.seq ?? 0), hash: head?.hash ?? GENESIS };
+  }
+
+  /** The rows after entry `after` up to entry `upto` (all of them without it), in sequence order, a page at a time. */
+  async *rows(after = 0, upto?: number): AsyncGenerator<ChainRow> {
+    for (let from = after; ; ) {
+      const q = this.db('audit_log').where('seq', '>', from).orderBy('seq').limit(PAGE);
+      if (upto !== undefined) q.where('seq', '<=', upto);
+      const page = (await q) as Record<string, unknown>[];
+      for (const r of page) yield toChainRow(r);
+      if (page.length < PAGE) return;
+      from = Number(page[page.length - 1]?.['seq']);
     }
-    return walker.end({ seq: Number(head?.seq ?? 0), hash: head?.hash ?? '' });
+  }
+
+  /** Walks the whole chain in sequence order and names the first entry that breaks it (the chain alone: `AuditService.verify` adds the checkpoints). */
+  async verify(): Promise<ChainVerdict> {
+    const head = await this.head();
+    const walker = new ChainWalker();
+    for await (const row of this.rows()) {
+      const failed = walker.step(row);
+      if (failed) return failed;
+    }
+    return walker.end(head);
   }
 
   /** Newest first; `beforeId` pages back. */

@@ -1,5 +1,4 @@
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
-import { OPERATOR } from '../../accounts/principal.js';
 import { ROLES, ROLE_TITLES, isRole, type Role } from '../../accounts/roles.js';
 import { adminCliError, localOps, remoteOps, type AdminOps, type StoreNodeOut, type TokenOut } from '../admin-client.js';
 import { CliError, type CliIo } from '../io.js';
@@ -172,46 +171,5 @@ export function accessCommands(io: CliIo): Command[] {
     });
   });
 
-  // --- audit ------------------------------------------------------------
-  const audit = new Command('audit').description('the audit log: who changed what, when, from where');
-  audit
-    .command('list')
-    .description('print audit entries, newest first (on the appliance)')
-    .option('--store <store>', 'only changes to this store and the stores below it')
-    .option('--limit <n>', 'how many entries', wholeNumber, 50)
-    .option('--json', 'print JSON, for scripts')
-    .addOption(dataDirOption())
-    .action(async (o) => {
-      await withVault(o.dataDir, async (vault) => {
-        try {
-          const page = o.store ? await vault.accounts.audit(OPERATOR, o.store, { limit: o.limit }) : await vault.accounts.auditAll(OPERATOR, { limit: o.limit });
-          out(o, page.items, () =>
-            page.items
-              .map((e) => `${e.at}  ${e.actor} (${e.via}${e.clientAddress ? ` from ${e.clientAddress}` : ''})  ${e.action} ${e.targetType} ${e.targetId}${e.storeId ? ` [${e.storeId}]` : ''}\n`)
-              .join('') || 'no entries\n',
-          );
-        } catch (e) {
-          throw adminCliError(e);
-        }
-      });
-    });
-
-  audit
-    .command('verify')
-    .description('check the audit log\'s hash chain: exits 1 and names the first entry that was edited, removed, added or moved')
-    .option('--json', 'print JSON, for scripts')
-    .addOption(dataDirOption())
-    .action(async (o) => {
-      await withVault(o.dataDir, async (vault) => {
-        const verdict = await vault.accounts.verifyAudit(OPERATOR);
-        out(o, verdict, () =>
-          verdict.ok
-            ? `ok: ${verdict.entries} entries, the chain holds (head ${verdict.head})\n`
-            : `broken at entry ${verdict.seq}: ${verdict.reason} (${verdict.entries} entries before it hold)\n`,
-        );
-        if (!verdict.ok) process.exitCode = 1;
-      });
-    });
-
-  return [admin, store, person, role, token, audit];
+  return [admin, store, person, role, token];
 }
