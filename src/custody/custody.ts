@@ -13,7 +13,7 @@ import { OPERATOR_ACTOR, UnitOfWork, type Actor, type Change } from '../audit/un
 import { CustodyError } from './errors.js';
 import { SigningKeyRepository, type SigningKeyRecord } from './signing-keys.js';
 import { successorAt } from './key-state.js';
-import { KeyLifecycle } from './key-lifecycle.js';
+import { KeyLifecycle, type UnitRepos } from './key-lifecycle.js';
 
 /** Another process (the command line) may re-issue an account-key: a cached chain is read again after this long. */
 const CHAIN_CACHE_MS = 5000;
@@ -49,7 +49,7 @@ export class Custody {
    */
   inUnit<T>(
     actor: Actor,
-    work: (r: { brands: BrandRepository; keys: SigningKeyRepository; assertions: AssertionStore }, record: (change: Change) => Promise<void>) => Promise<T>,
+    work: (r: UnitRepos, record: (change: Change) => Promise<void>) => Promise<T>,
   ): Promise<T> {
     const done = new UnitOfWork(this.db, this.clock).run(actor, (trx, record) =>
       work({ brands: new BrandRepository(trx), keys: new SigningKeyRepository(trx), assertions: new AssertionStore(trx) }, record),

@@ -1,11 +1,29 @@
-import { formatRfc3339, signAssertion, type Assertion, type HeaderValue } from '../assertions/index.js';
-import type { Brand } from '../accounts/brands.js';
-import type { Actor } from '../audit/unit-of-work.js';
+import { formatRfc3339, signAssertion, type Assertion, type HeaderValue, type Signer, type TrustDatabase } from '../assertions/index.js';
+import type { Brand, BrandRepository } from '../accounts/brands.js';
+import type { Actor, Change } from '../audit/unit-of-work.js';
+import type { AssertionStore } from '../db/assertion-store.js';
 import type { KeyStore } from '../keystore/keystore.js';
-import type { Custody } from './custody.js';
 import { CustodyError } from './errors.js';
 import { keyStateAt, successorAt, usableAt } from './key-state.js';
-import type { KeyPurpose, SigningKeyRecord } from './signing-keys.js';
+import type { KeyPurpose, SigningKeyRecord, SigningKeyRepository } from './signing-keys.js';
+
+/** The repositories a unit of work hands its work, bound to its transaction. */
+export interface UnitRepos {
+  readonly brands: BrandRepository;
+  readonly keys: SigningKeyRepository;
+  readonly assertions: AssertionStore;
+}
+
+/** What the lifecycle needs of custody (custody.ts builds one and hands itself in). */
+export interface LifecycleCustody {
+  readonly brands: BrandRepository;
+  readonly keys: SigningKeyRepository;
+  readonly assertions: AssertionStore;
+  trust(): Promise<TrustDatabase>;
+  trustSetup(brand: Brand): Promise<{ setup: 'local'; authorityId: string } | { setup: 'canonical' }>;
+  signerFor(label: string): Promise<Signer & { readonly key: { keyId: string } }>;
+  inUnit<T>(actor: Actor, work: (r: UnitRepos, record: (change: Change) => Promise<void>) => Promise<T>): Promise<T>;
+}
 
 /** What each purpose's key signs: an account-key's constraints must allow it. */
 const SIGNS: Partial<Record<KeyPurpose, readonly string[]>> = {
@@ -54,7 +72,7 @@ export interface NewKeyResult {
  */
 export class KeyLifecycle {
   constructor(
-    private readonly custody: Custody,
+    private readonly custody: LifecycleCustody,
     private readonly keystore: KeyStore,
     private readonly clock: () => Date = () => new Date(),
   ) {}

@@ -60,6 +60,7 @@ describe('revoking a serials key', () => {
     // A rotation needs a key in use; a new key and the model moved onto it bring registration back.
     await expect(tv.vault.ceremonies.request(OPERATOR, 'key.rotate', { brand: 'demo-brand', purpose: 'serials', key: SERIALS })).rejects.toMatchObject({ code: 'ERR_KEY_NOT_ACTIVE' });
     const made = await tv.vault.ceremonies.request(OPERATOR, 'key.create', { brand: 'demo-brand', purpose: 'serials' });
+    if (made.outcome !== 'executed') throw new Error('expected the key to be made at once (no officers yet)');
     const label = (made.result as { key: { label: string } }).key.label;
     await tv.vault.ceremonies.request(OPERATOR, 'model.signing-key', { brand: 'demo-brand', model: 'demo-model', key: label });
     const after = await register(tv, keys[2]!);
