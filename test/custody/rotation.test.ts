@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TrustDatabase, type Assertion } from '../../src/assertions/index.js';
+import { TrustDatabase, decodeStream, type Assertion } from '../../src/assertions/index.js';
 import { registerDevice } from '../../src/cli/device-client.js';
 import { exportChain } from '../../src/custody/chain-export.js';
 import { deviceKeys, removeDataDir, startTestVault, testDataDir, type TestVault } from '../support/vault.js';
@@ -101,6 +101,22 @@ describe('rotating the serials key under load', () => {
     const again = await registerDevice({ url: tv.url, headers: { 'api-key': tv.apiKey }, model: tv.model, trusted: tv.trusted, seed, deviceKey: early.key });
     expect(again.serial.encode().equals(early.serial.encode())).toBe(true);
     expect(again.stream.filter((a) => a.is('account-key')).map((a) => a.headerString('public-key-sha3-384'))).toEqual([oldKeyId]);
+  });
+
+  it('re-signs the model as its next revision with the key in use now, and exports a chain that verifies both', async () => {
+    const resigned = await run(process.execPath, [bin, 'model', 'resign', '--brand', 'demo-brand', '--model', 'demo-model', '--data-dir', dir]);
+    expect(resigned.stdout).toMatch(/model demo-brand\/demo-model re-signed: revision 1/);
+    const exported = await run(process.execPath, [bin, 'export', 'chain', '--brand', 'demo-brand', '--data-dir', dir]);
+    expect(exported.stderr).toMatch(/brand-demo-brand-serials: serials, retired/);
+    expect(exported.stderr).toMatch(/brand-demo-brand-serials-2: serials, active/);
+    const chain = decodeStream(Buffer.from(exported.stdout));
+    expect(chain.map((a) => a.type)).toEqual(['account', 'account-key', 'account-key']);
+    const model = await tv.vault.models.assertion((await tv.vault.models.find('demo-brand', 'demo-model'))!);
+    expect(model.revision).toBe(1);
+    expect(model.signKeyId).toBe(newKeyId);
+    const trust = new TrustDatabase({ trusted: tv.trusted });
+    expect(trust.addBatch([...chain, model]).filter((r) => r.error)).toEqual([]);
+    expect(trust.check(tv.model)).toMatchObject({ ok: true });
   });
 
   it('refuses to rotate a key that is no longer in use', async () => {
