@@ -130,9 +130,6 @@ export class AccountsService {
   auditAll(...a: Args<typeof auditCases.auditAll>) {
     return auditCases.auditAll(this.ctx, ...a);
   }
-  verifyAudit(...a: Args<typeof auditCases.verifyAudit>) {
-    return auditCases.verifyAudit(this.ctx, ...a);
-  }
 
   // bootstrap
   bootstrapAdmin(...a: Args<typeof bootstrapCases.bootstrapAdmin>) {

@@ -29,14 +29,24 @@ export class UnitOfWork {
   ) {}
 
   run<T>(actor: Actor, work: (trx: Database, record: (change: Change) => Promise<void>) => Promise<T>): Promise<T> {
+    return this.transaction((trx) => {
+      const log = new AuditLog(trx, this.clock);
+      return work(trx, (change) => log.append({ ...actor, ...change }));
+    });
+  }
+
+  /**
+   * The transaction itself, for callers that append their own audit records
+   * (the accounts use cases, whose actor varies within one change).
+   */
+  transaction<T>(work: (trx: Database) => Promise<T>): Promise<T> {
     return this.db
       .transaction(async (trx) => {
         // A write first: SQLite then takes its write lock at once and waits its busy timeout for
         // another process's writer, instead of failing with SQLITE_BUSY when a read must upgrade
         // mid-transaction; on PostgreSQL every unit of work takes the audit head first, one lock order.
         await trx('audit_head').where({ name: 'audit' }).update({ seq: trx.ref('seq') });
-        const log = new AuditLog(trx, this.clock);
-        return work(trx, (change) => log.append({ ...actor, ...change }));
+        return work(trx);
       })
       .then((result) => {
         this.db.emit(COMMITTED);

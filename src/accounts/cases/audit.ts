@@ -1,5 +1,4 @@
 import type { AuditEntry } from '../../audit/audit-log.js';
-import type { ChainVerdict } from '../../audit/chain.js';
 import { AccountsError } from '../errors.js';
 import { decide, type Principal } from '../principal.js';
 import { type AccountsContext, clampLimit, pageOf, type Page } from './context.js';
@@ -21,10 +20,4 @@ export async function auditAll(ctx: AccountsContext, principal: Principal, page:
   const limit = clampLimit(page.limit);
   const rows = await ctx.repos(ctx.db).audit.list({ ...(page.before !== undefined ? { beforeId: page.before } : {}), limit: limit + 1 });
   return pageOf(rows, limit, (e) => String(e.id));
-}
-
-/** Walks the whole hash chain: the operator's check that no entry was edited, removed, added or moved. */
-export async function verifyAudit(ctx: AccountsContext, principal: Principal): Promise<ChainVerdict> {
-  if (principal.kind !== 'operator') throw new AccountsError('ERR_FORBIDDEN', 'only the operator verifies the whole audit log');
-  return ctx.repos(ctx.db).audit.verify();
 }

@@ -1,4 +1,5 @@
 import type { Database } from '../../db/database.js';
+import { UnitOfWork } from '../../audit/unit-of-work.js';
 import { AuditLog } from '../../audit/audit-log.js';
 import { BrandRepository } from '../brands.js';
 import { GrantRepository } from '../grants.js';
@@ -66,9 +67,9 @@ export class AccountsContext {
     };
   }
 
-  /** Runs `work` in a transaction; every query in it must use the repositories it is given. */
+  /** Runs `work` as a unit of work (its audit records appended by the case); every query in it must use the repositories it is given. */
   change<T>(work: (r: Repos, trx: Database) => Promise<T>): Promise<T> {
-    return this.db.transaction((trx) => work(this.repos(trx), trx));
+    return new UnitOfWork(this.db, this.clock).transaction((trx) => work(this.repos(trx), trx));
   }
 
   tree(): Promise<StoreTree> {
