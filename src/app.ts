@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { databaseFile, storePublicUrl, type Config } from './config.js';
 import { checkpointWhenIdle, migrate, openDatabase } from './db/database.js';
 import { AccountsService } from './accounts/service.js';
+import { OPERATOR } from './accounts/principal.js';
 import { AuditService } from './audit/service.js';
 import { createLogger } from './logging.js';
 import { Metrics } from './http/metrics.js';
@@ -95,7 +96,11 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
     // Checkpoints are signed in the background only once runVault starts them: a CLI command never makes the audit key.
     const audit = new AuditService(db, signing, { checkpointEvery: config.audit.checkpointEvery, checkpointIntervalMs: config.audit.checkpointMinutes * 60_000, logger });
     // Guarded key actions; the catalog's model-key change comes in from here (the catalog sits above custody).
-    const ceremonies = new CeremonyService(db, custody, accounts, ceremonyActions(custody, db, (brand, model, key, actor) => models.changeSigningKey(brand.accountId, model, key, actor)));
+    const ceremonies = new CeremonyService(db, custody, accounts, ceremonyActions(custody, db, (brand, model, key, actor) => models.changeSigningKey(brand.accountId, model, key, actor), {
+        grant: (brand, email, ceremony) => accounts.grant(OPERATOR, brand.accountId, email, 'security-officer', { ceremony: ceremony ?? 0 }),
+        revoke: (brand, email, ceremony) => accounts.revoke(OPERATOR, brand.accountId, email, 'security-officer', { ceremony: ceremony ?? 0 }),
+      }),
+    );
     // Used request-ids are kept a day after they expire (re-posts, audit), then forgotten.
     const pruner = setInterval(() => {
       void provisioning.requestIds.prune().catch(() => undefined);

@@ -99,6 +99,9 @@ export class AccountsService {
   revoke(...a: Args<typeof peopleCases.revoke>) {
     return peopleCases.revoke(this.ctx, ...a);
   }
+  holders(...a: Args<typeof peopleCases.holders>) {
+    return peopleCases.holders(this.ctx, ...a);
+  }
   listPeople(...a: Args<typeof peopleCases.listPeople>) {
     return peopleCases.listPeople(this.ctx, ...a);
   }

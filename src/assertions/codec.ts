@@ -232,6 +232,15 @@ export interface SignOptions {
 }
 
 /**
+ * The headers of `a`'s next revision, with `changes`, ready to sign again:
+ * the signature's own headers (key id, body length) left for the signer.
+ */
+export function nextRevisionHeaders(a: Assertion, changes: Readonly<Record<string, HeaderValue>> = {}): Record<string, HeaderValue> {
+  const { 'sign-key-sha3-384': _key, 'body-length': _length, ...headers } = a.headers as Record<string, HeaderValue>;
+  return { ...headers, ...changes, revision: String(a.revision + 1) };
+}
+
+/**
  * Signs headers and body into an assertion. The type's checks run on the
  * result exactly as on decode, so what we sign is what snapd accepts.
  */

@@ -13,6 +13,7 @@ export {
   decodeStreamIter,
   encodeStream,
   isCanonical,
+  nextRevisionHeaders,
   signAssertion,
   type SignOptions,
 } from './codec.js';

@@ -13,7 +13,9 @@ export type Change = Omit<AuditRecord, keyof Actor>;
 /**
  * The event the database handle emits once a unit of work has committed:
  * readers that cache (the store's offer rows) drop what they hold at once.
- * Changes made by another process are seen through the audit head instead.
+ * Another process's changes are not announced: caches that must see them
+ * re-read on a short timer (the offer index follows the outbox, the brand's
+ * keys and chains are re-read within seconds).
  */
 export const COMMITTED = 'vault:committed';
 

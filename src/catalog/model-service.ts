@@ -1,4 +1,7 @@
-import { AssertionError, formatRfc3339, signAssertion, type Assertion, type HeaderValue } from '../assertions/index.js';
+import { AssertionError, formatRfc3339, nextRevisionHeaders, signAssertion, type Assertion, type HeaderValue } from '../assertions/index.js';
+import type { Brand } from '../accounts/brands.js';
+import { keyStateAt, usableAt } from '../custody/key-state.js';
+import type { SigningKeyRecord } from '../custody/signing-keys.js';
 import { OPERATOR_ACTOR, UnitOfWork, type Actor } from '../audit/unit-of-work.js';
 import type { Custody } from '../custody/custody.js';
 import type { Database } from '../db/database.js';
@@ -52,7 +55,9 @@ export class ModelService {
     const check = (await this.custody.trust()).check(model);
     if (!check.ok) throw new CatalogError('ERR_MODEL_UNTRUSTED', `cannot import ${model.ref}: ${check.error.message}`);
     if (settings.serialTemplate !== undefined) checkSerialTemplate(settings.serialTemplate);
-    const key = await this.custody.brandKey(brand, settings.keyLabel);
+    const name = model.view.model;
+    const registered = await this.repository.find(brand.accountId, name);
+    const key = await this.serialsKeyFor(brand, registered, settings.keyLabel);
     if (!model.view.serialAuthority.includes(brand.accountId)) {
       throw new CatalogError('ERR_MODEL_INVALID', `model ${model.view.model} does not let brand "${brand.accountId}" sign its serials`);
     }
@@ -62,7 +67,6 @@ export class ModelService {
       checkModelSnaps(model.view, storeId, await this.snaps.visible(storeId));
     }
     const { keyLabel: _ignored, checkCatalog: _check, ...rest } = settings;
-    const name = model.view.model;
     return new UnitOfWork(this.db, this.clock).run(actor, async (trx, record) => {
       const models = new ModelRepository(trx);
       const before = await models.find(brand.accountId, name);
@@ -78,6 +82,24 @@ export class ModelService {
       });
       return registered;
     });
+  }
+
+  /**
+   * The serials key a model is registered with: a model already registered
+   * keeps its own (moving it is the guarded model.signing-key ceremony); a
+   * new one takes the named serials key in use, or the brand's.
+   */
+  private async serialsKeyFor(brand: Brand, registered: ModelRecord | undefined, keyLabel: string | undefined): Promise<SigningKeyRecord> {
+    if (registered) {
+      const own = (await this.custody.keys.byId(registered.signingKeyId))!;
+      if (keyLabel !== undefined && keyLabel !== own.label) {
+        throw new CatalogError('ERR_MODEL_INVALID', `model ${brand.accountId}/${registered.name} is signed for by key "${own.label}": moving it to "${keyLabel}" is a ceremony (serial-vault ceremony propose model.signing-key --brand ${brand.accountId} --param model=${registered.name} --param key=${keyLabel})`);
+      }
+      return own;
+    }
+    const key = await this.custody.brandKey(brand, keyLabel);
+    if (key.purpose !== 'serials') throw new CatalogError('ERR_MODEL_INVALID', `key "${key.label}" is a ${key.purpose} key; a model's serials are signed by a serials key`);
+    return key;
   }
 
   /** Builds a model from headers (YAML or JSON input), signs it with a brand key in the HSM and registers it. */
@@ -109,8 +131,10 @@ export class ModelService {
   async changeSigningKey(brandAccountId: string, name: string, keyLabel: string, actor: Actor = OPERATOR_ACTOR): Promise<ModelRecord> {
     const model = await this.find(brandAccountId, name);
     if (!model) throw new CatalogError('ERR_MODEL_INVALID', `model ${brandAccountId}/${name} is not registered in this vault`);
+    const brand = (await this.custody.brands.byAccountId(brandAccountId))!;
     const key = await this.custody.keys.byLabel(keyLabel);
-    if (!key || key.purpose !== 'serials') throw new CatalogError('ERR_MODEL_INVALID', `"${keyLabel}" is not a serials key of brand "${brandAccountId}"`);
+    if (!key || key.purpose !== 'serials' || key.brandId !== brand.id) throw new CatalogError('ERR_MODEL_INVALID', `"${keyLabel}" is not a serials key of brand "${brandAccountId}"`);
+    if (!usableAt(key, this.clock())) throw new CatalogError('ERR_MODEL_INVALID', `key "${keyLabel}" is ${keyStateAt(key, this.clock())}: a model moves only to a key in use`);
     return new UnitOfWork(this.db, this.clock).run(actor, async (trx, record) => {
       await trx('models').where({ id: model.id }).update({ signing_key_id: key.id });
       await record({ action: 'model.signing-key', targetType: 'model', targetId: `${brandAccountId}/${name}`, storeId: brandAccountId, before: { signingKey: model.signingKeyId }, after: { signingKey: key.id, label: key.label } });
@@ -129,11 +153,7 @@ export class ModelService {
     const brand = (await this.custody.brands.byAccountId(brandAccountId))!;
     const current = await this.assertion(model);
     const key = await this.custody.brandKey(brand, undefined, 'models');
-    const headers: Record<string, HeaderValue> = { ...current.headers, revision: String(current.revision + 1), timestamp: formatRfc3339(this.clock()) };
-    delete headers['sign-key-sha3-384'];
-    delete headers['body-length'];
-    const signed = await signAssertion(headers, current.body, await this.custody.signerFor(key.label));
-    const signingKey = await this.custody.keys.byId(model.signingKeyId);
-    return this.importModel(signed, { ...(signingKey ? { keyLabel: signingKey.label } : {}), checkCatalog: false }, actor);
+    const signed = await signAssertion(nextRevisionHeaders(current, { timestamp: formatRfc3339(this.clock()) }), current.body, await this.custody.signerFor(key.label));
+    return this.importModel(signed, { checkCatalog: false }, actor);
   }
 }

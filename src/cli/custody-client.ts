@@ -2,7 +2,6 @@ import type { Principal } from '../accounts/principal.js';
 import type { Vault } from '../app.js';
 import { exportChain } from '../custody/chain-export.js';
 import type { CeremonyAction } from '../custody/ceremony-store.js';
-import { CustodyError } from '../custody/errors.js';
 import type { Finding } from '../custody/key-health.js';
 import { ceremonyView, keyViews, outcomeView, type CeremonyView, type KeyView, type OutcomeView } from '../custody/views.js';
 import { adminRequest } from './admin-client.js';
@@ -25,16 +24,8 @@ export interface CustodyOps {
 
 /** On the appliance, as `principal`: the operator, or the person whose token was given. */
 export function localCustodyOps(vault: Vault, principal: Principal): CustodyOps {
-  const brandOf = async (id: string) => {
-    const brand = await vault.custody.brands.byAccountId(id);
-    if (!brand) throw new CustodyError('ERR_CEREMONY_ACTION_INVALID', `brand "${id}" is not set up in this vault: serial-vault brand list shows them`);
-    return brand;
-  };
-  const ofBrand = async (brand: string, id: number) => {
-    const c = await vault.ceremonies.get(id);
-    if (c.brandId !== (await brandOf(brand)).id) throw new CustodyError('ERR_CEREMONY_UNKNOWN', `no ceremony ${id} for brand "${brand}"`);
-    return c;
-  };
+  const brandOf = (id: string) => vault.ceremonies.brand(id);
+  const ofBrand = (brand: string, id: number) => vault.ceremonies.ofBrand(brand, id);
   return {
     request: async (brand, action, params, expiresInSeconds) =>
       outcomeView(vault.custody, await vault.ceremonies.request(principal, action, { ...params, brand }, expiresInSeconds !== undefined ? { expiresInSeconds } : {})),

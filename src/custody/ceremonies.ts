@@ -6,22 +6,28 @@ import type { Database } from '../db/database.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { Custody } from './custody.js';
 import { CustodyError } from './errors.js';
-import { CeremonyStore, type Ceremony, type CeremonyAction, type CeremonyPolicy } from './ceremony-store.js';
+import { CeremonyStore, type Ceremony, type CeremonyAction, type CeremonyOutcome, type CeremonyPolicy } from './ceremony-store.js';
+import { asJson } from './views.js';
+import { VaultError } from '../errors.js';
+import { KeyStoreError } from '../keystore/errors.js';
 
 /** What a guarded action needs to run: its parameters checked, then the action itself. */
 export interface CeremonyActionSpec {
   readonly required: readonly string[];
   readonly optional?: readonly string[];
-  /** A refusal before anything is proposed (a parameter that can never work). */
-  check?(params: Readonly<Record<string, string>>, brand: Brand): Promise<void> | void;
-  run(params: Readonly<Record<string, string>>, brand: Brand, actor: Actor): Promise<unknown>;
+  /**
+   * A refusal before anything is proposed (a parameter that can never work),
+   * or the parameters made exact (a key named, a time in UTC), so that
+   * approvers see exactly what will run and it runs as they saw it.
+   */
+  check?(params: Readonly<Record<string, string>>, brand: Brand): Promise<Record<string, string> | void> | Record<string, string> | void;
+  /** `ceremony`: the executed ceremony's id; none when the policy does not guard the action. */
+  run(params: Readonly<Record<string, string>>, brand: Brand, actor: Actor, ceremony?: number): Promise<unknown>;
 }
 
 export type CeremonyActions = Readonly<Record<CeremonyAction, CeremonyActionSpec>>;
 
-export type CeremonyOutcome =
-  | { readonly outcome: 'executed'; readonly result: unknown; readonly ceremony?: Ceremony }
-  | { readonly outcome: 'proposed'; readonly ceremony: Ceremony };
+export type { CeremonyOutcome } from './ceremony-store.js';
 
 const OFFICER = 'security-officer';
 
@@ -46,10 +52,18 @@ export class CeremonyService {
     this.store = new CeremonyStore(db);
   }
 
-  private async brandOf(accountId: string | undefined): Promise<Brand> {
+  /** The brand a request names, or a refusal naming it. */
+  async brand(accountId: string | undefined): Promise<Brand> {
     const brand = accountId ? await this.custody.brands.byAccountId(accountId) : undefined;
-    if (!brand) throw new CustodyError('ERR_CEREMONY_ACTION_INVALID', accountId ? `brand "${accountId}" is not set up in this vault` : 'name the brand (--brand)');
+    if (!brand) throw new CustodyError('ERR_CEREMONY_ACTION_INVALID', accountId ? `brand "${accountId}" is not set up in this vault: serial-vault brand list shows them` : 'name the brand (--brand)');
     return brand;
+  }
+
+  /** A ceremony of the named brand (another brand's is unknown here). */
+  async ofBrand(accountId: string, id: number): Promise<Ceremony> {
+    const c = await this.get(id);
+    if (c.brandId !== (await this.brand(accountId)).id) throw new CustodyError('ERR_CEREMONY_UNKNOWN', `no ceremony ${id} for brand "${accountId}"`);
+    return c;
   }
 
   policy(brand: Brand): Promise<CeremonyPolicy> {
@@ -57,12 +71,8 @@ export class CeremonyService {
   }
 
   /** The people who hold security-officer on the brand's store, by email. */
-  async officers(brand: Brand): Promise<string[]> {
-    const rows = (await this.db('role_grants')
-      .join('people', 'people.id', 'role_grants.person_id')
-      .where({ 'role_grants.store_id': brand.accountId, 'role_grants.role': OFFICER, 'people.status': 'active' })
-      .select('people.email')) as Array<{ email: string }>;
-    return rows.map((r) => r.email);
+  officers(brand: Brand): Promise<string[]> {
+    return this.accounts.holders(brand.accountId, OFFICER);
   }
 
   /** Whether some brand's security officers guard `action`: an action not tied to one brand (a new authority) is then proposed under one. */
@@ -97,24 +107,27 @@ export class CeremonyService {
   }
 
   /** Runs `action` now when the brand's policy lets it, or proposes it for approval. */
-  async request(principal: Principal, action: CeremonyAction, params: Record<string, string>, options: { expiresInSeconds?: number } = {}): Promise<CeremonyOutcome> {
-    const brand = await this.brandOf(params['brand']);
-    this.checkParams(action, params);
+  async request(principal: Principal, action: CeremonyAction, asked: Record<string, string>, options: { expiresInSeconds?: number } = {}): Promise<CeremonyOutcome> {
+    const brand = await this.brand(asked['brand']);
+    this.checkParams(action, asked);
     await this.mayPropose(principal, brand);
-    await this.actions[action].check?.(params, brand);
+    const params = { ...((await this.actions[action].check?.(asked, brand)) ?? asked), brand: brand.accountId };
     const policy = await this.store.policy(brand.id);
     const actor = actorOf(principal);
     const guarded = policy.actions.includes(action);
-    const bootstrap = guarded && principal.kind === 'operator' && (await this.officers(brand)).length === 0;
+    // Set-up: the operator alone while the brand has no officer; never for an authority once any brand has officers.
+    const bootstrap = guarded && principal.kind === 'operator' && (await this.officers(brand)).length === 0 && !(action === 'authority.create' && (await this.guardedAnywhere(action)));
     if (!guarded || bootstrap) {
-      const result = await this.actions[action].run(params, brand, actor);
-      if (bootstrap) {
-        await this.audit(actor, { action: 'ceremony.bypass', targetId: action, brand, after: { params, reason: 'the brand has no security officer yet' } });
-      }
-      return { outcome: 'executed', result };
+      // Recorded before it runs: a bypass is never left out of the log.
+      if (bootstrap) await this.audit(actor, { action: 'ceremony.bypass', targetId: action, brand, after: { params, reason: 'the brand has no security officer yet' } });
+      return { outcome: 'executed', result: await this.actions[action].run(params, brand, actor) };
+    }
+    const most = policy.expiryHours * 3600;
+    const seconds = options.expiresInSeconds ?? most;
+    if (!Number.isInteger(seconds) || seconds < 1 || seconds > most) {
+      throw new CustodyError('ERR_CEREMONY_ACTION_INVALID', `a proposal lasts from 1 second to the brand policy's ${policy.expiryHours} hours (${most} s), not "${String(options.expiresInSeconds)}"`);
     }
     const now = this.clock();
-    const seconds = options.expiresInSeconds ?? policy.expiryHours * 3600;
     const id = await new UnitOfWork(this.db, this.clock).run(actor, async (trx, record) => {
       const made = await new CeremonyStore(trx).propose({
         brandId: brand.id,
@@ -158,23 +171,31 @@ export class CeremonyService {
       throw e;
     }
     const now = await this.get(id);
-    if (now.approvals.length < now.approvalsNeeded || !(await this.store.transition(id, 'proposed', 'executing'))) return { outcome: 'proposed', ceremony: now };
+    // Counted as things stand: only approvers who are officers now, against the larger of the M proposed under and today's.
+    const officers = new Set(await this.officers(brand));
+    const counted = now.approvals.filter((a) => officers.has(a.approver)).length;
+    const needed = Math.max(now.approvalsNeeded, (await this.store.policy(brand.id)).approvals);
+    if (counted < needed || !(await this.store.transition(id, 'proposed', 'executing'))) return { outcome: 'proposed', ceremony: now };
     return this.execute(now, brand, actor);
   }
 
+  /** Runs a claimed ceremony; its outcome and its audit entry commit together. */
   private async execute(ceremony: Ceremony, brand: Brand, actor: Actor): Promise<CeremonyOutcome> {
+    const close = (to: 'executed' | 'failed', result: unknown) =>
+      new UnitOfWork(this.db, this.clock).run(actor, async (trx, record) => {
+        await new CeremonyStore(trx).transition(ceremony.id, 'executing', to, { executedAt: this.clock(), result });
+        await record({ action: to === 'executed' ? 'ceremony.execute' : 'ceremony.fail', targetType: 'ceremony', targetId: String(ceremony.id), storeId: brand.accountId, before: null, after: { action: ceremony.action, params: ceremony.params, ...(to === 'executed' ? { result } : result as object) } });
+      });
     let result: unknown;
     try {
-      result = await this.actions[ceremony.action].run(ceremony.params, brand, actor);
+      result = await this.actions[ceremony.action].run(ceremony.params, brand, actor, ceremony.id);
     } catch (e) {
-      const reason = e instanceof CustodyError || (e instanceof Error && 'code' in e) ? `${(e as Error).message}` : 'the action failed; the operator has the details';
-      await this.store.transition(ceremony.id, 'executing', 'failed', { executedAt: this.clock(), result: { error: reason } });
-      await this.audit(actor, { action: 'ceremony.fail', targetId: String(ceremony.id), brand, after: { action: ceremony.action, error: reason } });
+      // Our own refusals say what went wrong; anything else (database, HSM) stays in the log.
+      const error = e instanceof VaultError && !(e instanceof KeyStoreError) ? e.message : 'the action failed; the operator has the details in the log';
+      await close('failed', { error });
       throw e;
     }
-    const summary = summarise(result);
-    await this.store.transition(ceremony.id, 'executing', 'executed', { executedAt: this.clock(), result: summary });
-    await this.audit(actor, { action: 'ceremony.execute', targetId: String(ceremony.id), brand, after: { action: ceremony.action, params: ceremony.params, result: summary } });
+    await close('executed', asJson(result));
     return { outcome: 'executed', result, ceremony: await this.get(ceremony.id) };
   }
 
@@ -191,18 +212,8 @@ export class CeremonyService {
   }
 
   async list(filter: { brand?: string; open?: boolean; limit?: number } = {}): Promise<Ceremony[]> {
-    const brand = filter.brand ? await this.brandOf(filter.brand) : undefined;
+    const brand = filter.brand ? await this.brand(filter.brand) : undefined;
     const open = filter.open;
     return this.store.list({ ...(brand ? { brandId: brand.id } : {}), ...(open !== undefined ? { open } : {}), ...(filter.limit !== undefined ? { limit: filter.limit } : {}) });
   }
-}
-
-/** What an action returned, as plain JSON for the ceremony's record (assertions as their reference). */
-function summarise(result: unknown): unknown {
-  return JSON.parse(
-    JSON.stringify(result ?? null, (_k, v: unknown) => {
-      if (v && typeof v === 'object' && 'ref' in v && 'encode' in v) return (v as { ref: string }).ref;
-      return v;
-    }),
-  ) as unknown;
 }

@@ -1,4 +1,5 @@
 import type { Brand } from '../accounts/brands.js';
+import { formatRfc3339, parseRfc3339 } from '../assertions/index.js';
 import type { Actor } from '../audit/unit-of-work.js';
 import type { CeremonyActionSpec, CeremonyActions } from './ceremonies.js';
 import { CEREMONY_ACTIONS, CeremonyStore, isCeremonyAction } from './ceremony-store.js';
@@ -13,10 +14,11 @@ const purposeOf = (v: string | undefined): KeyPurpose => {
   return v;
 };
 
+/** A time as RFC 3339 with its zone (never the server's local time), or none. */
 const timeOf = (v: string | undefined): Date | undefined => {
   if (v === undefined || v === '') return undefined;
-  const t = new Date(v);
-  if (Number.isNaN(t.getTime())) throw new CustodyError('ERR_CEREMONY_ACTION_INVALID', `"${v}" is not a time: use RFC 3339, e.g. 2027-01-01T00:00:00Z`);
+  const t = parseRfc3339(v);
+  if (!t) throw new CustodyError('ERR_CEREMONY_ACTION_INVALID', `"${v}" is not an RFC 3339 time with its zone, e.g. 2027-01-01T00:00:00Z`);
   return t;
 };
 
@@ -29,11 +31,17 @@ async function brandKeyNamed(custody: Custody, brand: Brand, label: string | und
 /** Changes a model's key: given by the catalog, which holds models (above custody). */
 export type ModelKeyChange = (brand: Brand, model: string, keyLabel: string, actor: Actor) => Promise<unknown>;
 
+/** Appoints or removes a security officer of the brand's store: given by the accounts, under the ceremony that ran. */
+export interface OfficerChanges {
+  grant(brand: Brand, email: string, ceremony: number | undefined): Promise<unknown>;
+  revoke(brand: Brand, email: string, ceremony: number | undefined): Promise<unknown>;
+}
+
 /**
  * The guarded actions and what each runs. The catalog's model-key change
  * comes in from the composition root, as the catalog sits above custody.
  */
-export function ceremonyActions(custody: Custody, db: Database, changeModelKey: ModelKeyChange): CeremonyActions {
+export function ceremonyActions(custody: Custody, db: Database, changeModelKey: ModelKeyChange, officers: OfficerChanges): CeremonyActions {
   const lifecycle = custody.lifecycle;
   const actions: Record<(typeof CEREMONY_ACTIONS)[number], CeremonyActionSpec> = {
     'key.create': {
@@ -44,9 +52,12 @@ export function ceremonyActions(custody: Custody, db: Database, changeModelKey: 
     'key.rotate': {
       required: ['brand', 'purpose'],
       optional: ['key', 'at'],
+      // The key replaced and the time are fixed when proposed: what the approvers see is what runs.
       async check(p, brand) {
-        timeOf(p['at']);
-        lifecycle.checkRotatable(await lifecycle.current(brand, purposeOf(p['purpose']), p['key']));
+        const at = timeOf(p['at']);
+        const current = await lifecycle.current(brand, purposeOf(p['purpose']), p['key']);
+        lifecycle.checkRotatable(current);
+        return { brand: brand.accountId, purpose: p['purpose']!, key: current.label, ...(at ? { at: formatRfc3339(at) } : {}) };
       },
       run: (p, brand, actor) => {
         const at = timeOf(p['at']);
@@ -71,6 +82,12 @@ export function ceremonyActions(custody: Custody, db: Database, changeModelKey: 
     },
     'authority.create': {
       required: ['brand', 'authority', 'name'],
+      async check(p) {
+        const id = p['authority']!;
+        if ((await custody.keys.byLabel(`root-${id}`)) || (await custody.brands.byAccountId(id)) || (await custody.assertions.get('account', [id]))) {
+          throw new CustodyError('ERR_CEREMONY_ACTION_INVALID', `account "${id}" already exists in this vault: an authority needs an account id of its own`);
+        }
+      },
       run: (p, _brand, actor) => custody.createAuthority(p['authority']!, p['name']!, actor),
     },
     'model.signing-key': {
@@ -80,6 +97,14 @@ export function ceremonyActions(custody: Custody, db: Database, changeModelKey: 
         if (key.purpose !== 'serials') throw new CustodyError('ERR_KEY_PURPOSE_INVALID', `key "${key.label}" is a ${key.purpose} key; a model's serials are signed by a serials key`);
       },
       run: (p, brand, actor) => changeModelKey(brand, p['model']!, p['key']!, actor),
+    },
+    'officer.grant': {
+      required: ['brand', 'email'],
+      run: (p, brand, _actor, ceremony) => officers.grant(brand, p['email']!, ceremony),
+    },
+    'officer.revoke': {
+      required: ['brand', 'email'],
+      run: (p, brand, _actor, ceremony) => officers.revoke(brand, p['email']!, ceremony),
     },
     'ceremony.policy': {
       required: ['brand', 'approvals'],

@@ -4,9 +4,10 @@ import { nowIso } from '../db/errors.js';
 /**
  * Actions that wait for a ceremony when a brand's policy lists them: every
  * way to make, replace, stop or remove a key, to add an authority, to move
- * a model to another key, and to change the policy itself.
+ * a model to another key, to appoint or remove a security officer, and to
+ * change the policy itself.
  */
-export const CEREMONY_ACTIONS = ['key.create', 'key.rotate', 'key.revoke', 'key.destroy', 'authority.create', 'model.signing-key', 'ceremony.policy'] as const;
+export const CEREMONY_ACTIONS = ['key.create', 'key.rotate', 'key.revoke', 'key.destroy', 'authority.create', 'model.signing-key', 'officer.grant', 'officer.revoke', 'ceremony.policy'] as const;
 export type CeremonyAction = (typeof CEREMONY_ACTIONS)[number];
 export const isCeremonyAction = (v: unknown): v is CeremonyAction => typeof v === 'string' && (CEREMONY_ACTIONS as readonly string[]).includes(v);
 
@@ -38,6 +39,10 @@ export interface Ceremony {
   readonly executedAt: string | undefined;
   readonly result: unknown;
 }
+
+export type CeremonyOutcome =
+  | { readonly outcome: 'executed'; readonly result: unknown; readonly ceremony?: Ceremony }
+  | { readonly outcome: 'proposed'; readonly ceremony: Ceremony };
 
 const parse = (v: unknown): unknown => (v === null || v === undefined ? undefined : JSON.parse(String(v)));
 
@@ -96,11 +101,11 @@ export class CeremonyStore {
     return toCeremony(row, approvals);
   }
 
-  /** Newest first; `open` for those still waiting. */
+  /** Newest first; `open` for those still waiting (not expired). */
   async list(filter: { brandId?: number; open?: boolean; limit?: number } = {}): Promise<Ceremony[]> {
     const q = this.db('ceremonies').orderBy('id', 'desc').limit(filter.limit ?? 100);
     if (filter.brandId !== undefined) q.where({ brand_id: filter.brandId });
-    if (filter.open) q.where({ state: 'proposed' });
+    if (filter.open) q.where({ state: 'proposed' }).where('expires_at', '>', nowIso());
     const rows = (await q) as Array<Record<string, unknown>>;
     const ids = rows.map((r) => Number(r['id']));
     const approvals = ids.length === 0 ? [] : ((await this.db('ceremony_approvals').whereIn('ceremony_id', ids).orderBy('at')) as Array<Record<string, unknown>>);

@@ -12,7 +12,7 @@ import { keyStoreSigner, type KeyStore } from '../keystore/keystore.js';
 import { OPERATOR_ACTOR, UnitOfWork, type Actor, type Change } from '../audit/unit-of-work.js';
 import { CustodyError } from './errors.js';
 import { SigningKeyRepository, type SigningKeyRecord } from './signing-keys.js';
-import { successorAt } from './key-state.js';
+import { keyInUse, keyStateAt, usableAt } from './key-state.js';
 import { KeyLifecycle, type UnitRepos } from './key-lifecycle.js';
 
 /** Another process (the command line) may re-issue an account-key: a cached chain is read again after this long. */
@@ -259,19 +259,23 @@ export class Custody {
 
   /**
    * The brand key that signs for `purpose` now: the one labelled so, or the
-   * brand's first key of that purpose followed through its rotations. A
-   * brand with no models key of its own signs models with its serials key.
+   * brand's newest key of that purpose in use (keyInUse). A revoked,
+   * pending or retired key is never given out to sign with.
    */
   async brandKey(brand: Brand, keyLabel?: string, purpose: 'serials' | 'models' = 'serials'): Promise<SigningKeyRecord> {
     const keys = await this.keys.ofBrand(brand.id);
+    const now = this.clock();
     if (keyLabel) {
       const key = keys.find((k) => k.label === keyLabel);
       if (!key) throw new CustodyError('ERR_BRAND_KEY_UNKNOWN', `brand "${brand.accountId}" has no key "${keyLabel}"`);
+      if (!usableAt(key, now)) throw new CustodyError('ERR_KEY_NOT_ACTIVE', `key "${keyLabel}" is ${keyStateAt(key, now)}: only a key in use signs`);
       return key;
     }
-    const first = keys.find((k) => k.purpose === purpose) ?? keys.find((k) => k.purpose === 'serials');
-    if (!first) throw new CustodyError('ERR_BRAND_KEY_UNKNOWN', `brand "${brand.accountId}" has no key in the vault`);
-    return successorAt(first, new Map(keys.map((k) => [k.id, k])), this.clock());
+    const key = keyInUse(keys, purpose, now);
+    if (!key) {
+      throw new CustodyError(keys.length === 0 ? 'ERR_BRAND_KEY_UNKNOWN' : 'ERR_KEY_NOT_ACTIVE', keys.length === 0 ? `brand "${brand.accountId}" has no key in the vault` : `brand "${brand.accountId}" has no ${purpose} key in use: make one (serial-vault key create --brand ${brand.accountId} --purpose ${purpose})`);
+    }
+    return key;
   }
 
   /**

@@ -24,6 +24,8 @@ export type CustodyErrorCode =
   | 'ERR_KEY_PURPOSE_INVALID'
   /** Rotation, revocation or signing of a key that is not in use (pending, retired or revoked). */
   | 'ERR_KEY_NOT_ACTIVE'
+  /** Another change to the same key ran at the same time. */
+  | 'ERR_KEY_CONFLICT'
   /** An account-key imported for a key that is not awaiting one. */
   | 'ERR_KEY_NOT_PENDING'
   /** An account-key that registers another public key than the vault's key. */

@@ -1,10 +1,10 @@
-import { formatRfc3339, signAssertion, type Assertion, type HeaderValue, type Signer, type TrustDatabase } from '../assertions/index.js';
+import { formatRfc3339, nextRevisionHeaders, signAssertion, type Assertion, type HeaderValue, type Signer, type TrustDatabase } from '../assertions/index.js';
 import type { Brand, BrandRepository } from '../accounts/brands.js';
 import type { Actor, Change } from '../audit/unit-of-work.js';
 import type { AssertionStore } from '../db/assertion-store.js';
 import type { KeyStore } from '../keystore/keystore.js';
 import { CustodyError } from './errors.js';
-import { keyStateAt, successorAt, usableAt } from './key-state.js';
+import { keyStateAt, usableAt } from './key-state.js';
 import type { KeyPurpose, SigningKeyRecord, SigningKeyRepository } from './signing-keys.js';
 
 /** The repositories a unit of work hands its work, bound to its transaction. */
@@ -32,27 +32,31 @@ const SIGNS: Partial<Record<KeyPurpose, readonly string[]>> = {
   store: ['snap-declaration', 'snap-revision'],
 };
 
-/** Whole seconds, rounded up: account-key windows are RFC 3339 to the second. */
+/** Whole seconds: account-key windows and serial timestamps are RFC 3339 to the second. */
 const ceilSecond = (d: Date) => new Date(Math.ceil(d.getTime() / 1000) * 1000);
+const floorSecond = (d: Date) => new Date(Math.floor(d.getTime() / 1000) * 1000);
 
 /**
- * Whether an account-key's `constraints` (format 1) let it sign `types`.
- * A constraint names header values as anchored regular expressions; one
- * without a `type` header allows every type.
+ * Whether an account-key's `constraints` (format 1) let it sign every one of
+ * `types`, read as snapd reads them: a list of maps, each with `headers`
+ * naming a `type` as a plain string (never a pattern). A constraint that
+ * also names other headers still lets the key sign some assertions of its
+ * type. Malformed constraints allow nothing: snapd refuses such a key.
  */
 export function constraintsAllow(accountKey: Assertion, types: readonly string[]): boolean {
   const constraints = accountKey.header('constraints');
   if (constraints === undefined) return true;
-  if (!Array.isArray(constraints)) return false;
-  return types.every((type) =>
-    constraints.some((c: HeaderValue) => {
-      if (typeof c !== 'object' || Array.isArray(c)) return false;
-      const headers = (c as Record<string, HeaderValue>)['headers'];
-      if (typeof headers !== 'object' || Array.isArray(headers)) return false;
-      const pattern = (headers as Record<string, HeaderValue>)['type'];
-      return pattern === undefined || (typeof pattern === 'string' && new RegExp(`^(?:${pattern})$`).test(type));
-    }),
-  );
+  if (!Array.isArray(constraints) || constraints.length === 0) return false;
+  const allowed = new Set<string>();
+  for (const c of constraints) {
+    if (typeof c !== 'object' || Array.isArray(c)) return false;
+    const headers = (c as Record<string, HeaderValue>)['headers'];
+    if (typeof headers !== 'object' || Array.isArray(headers)) return false;
+    const type = (headers as Record<string, HeaderValue>)['type'];
+    if (typeof type !== 'string' || /[\\^$.|?*+()[\]{}]/.test(type)) return false;
+    allowed.add(type);
+  }
+  return types.every((t) => allowed.has(t));
 }
 
 export interface NewKeyResult {
@@ -77,12 +81,6 @@ export class KeyLifecycle {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  /** A brand's keys of `purpose` that may sign now. */
-  async usable(brand: Brand, purpose: KeyPurpose): Promise<SigningKeyRecord[]> {
-    const now = this.clock();
-    return (await this.custody.keys.ofBrand(brand.id)).filter((k) => k.purpose === purpose && !k.replacedBy && usableAt(k, now));
-  }
-
   /** The key in use for `purpose` that a rotation replaces: the one labelled so, or the brand's only one. */
   async current(brand: Brand, purpose: KeyPurpose, label?: string): Promise<SigningKeyRecord> {
     const keys = (await this.custody.keys.ofBrand(brand.id)).filter((k) => k.purpose === purpose);
@@ -103,18 +101,20 @@ export class KeyLifecycle {
   }
 
   /**
-   * The key that signs a model's serials now: the model's key, or what
-   * replaced it once the replacement's window began. Never a revoked,
-   * pending or retired key.
+   * The next name (`serials`, `serials-2`, …) that no key of the brand, no
+   * account-key of its account and no HSM label already has: account-key
+   * names are unique per account (snapd and Canonical refuse a second).
    */
-  async signingKeyFor(start: SigningKeyRecord, brandLabel: string): Promise<SigningKeyRecord> {
-    const now = this.clock();
-    const lineage = new Map((await this.custody.keys.ofBrand(start.brandId ?? -1)).map((k) => [k.id, k]));
-    const key = successorAt(start, lineage, now);
-    if (!usableAt(key, now)) {
-      throw new CustodyError('ERR_SIGNING_KEY_UNUSABLE', `no key of brand "${brandLabel}" may sign serials now (the model's key is ${keyStateAt(key, now)}); the brand's security officers must rotate to a new key`);
+  private async freshName(brand: Brand, purpose: KeyPurpose): Promise<{ name: string; label: string }> {
+    const taken = new Set((await this.custody.keys.ofBrand(brand.id)).map((k) => k.name));
+    for (const a of (await this.custody.trust()).findMany('account-key', { 'account-id': brand.accountId })) taken.add(a.headerString('name'));
+    const labels = new Set((await this.custody.keys.all()).map((k) => k.label));
+    for (let n = 1; ; n++) {
+      const name = n === 1 ? purpose : `${purpose}-${n}`;
+      const label = `brand-${brand.accountId}-${name}`;
+      // A label already on the token (a set-up cut short, another tool) is never adopted.
+      if (!taken.has(name) && !labels.has(label) && !(await this.keystore.find(label))) return { name, label };
     }
-    return key;
   }
 
   /** Makes a key for `purpose` in the HSM and registers it (see NewKeyResult); `since` schedules it. */
@@ -122,12 +122,13 @@ export class KeyLifecycle {
     if (purpose === 'root' || purpose === 'audit' || purpose === 'appliance') {
       throw new CustodyError('ERR_KEY_PURPOSE_INVALID', `a brand key is for serials, models or store, not ${purpose}`);
     }
-    const n = (await this.custody.keys.countNamed(brand.id, purpose)) + 1;
-    const name = n === 1 ? purpose : `${purpose}-${n}`;
-    const label = `brand-${brand.accountId}-${name}`;
+    const { name, label } = await this.freshName(brand, purpose);
     const setup = await this.custody.trustSetup(brand);
-    const since = ceilSecond(options.since ?? this.clock());
-    const info = (await this.keystore.find(label)) ?? (await this.keystore.generate(label));
+    const info = await this.keystore.generate(label);
+    // Whole seconds, like the serial timestamps: a rotation takes over at the next second after the key
+    // exists (the old key keeps signing meanwhile, its serials stamped before it), or at its set time.
+    const now = this.clock();
+    const since = options.replaces ? ceilSecond(options.since && options.since > now ? options.since : now) : floorSecond(now);
     const signer = await this.custody.signerFor(label);
     const body = Buffer.from(signer.publicKey.encoded);
     const headers = { 'account-id': brand.accountId, name, since: formatRfc3339(since), 'public-key-sha3-384': info.keyId };
@@ -140,6 +141,9 @@ export class KeyLifecycle {
       request = await signAssertion({ type: 'account-key-request', ...headers }, body, signer);
     }
     const key = await this.custody.inUnit(actor, async (r, audit) => {
+      // Checked again inside the unit: two changes at once cannot both take the name, or both replace one key.
+      if (await r.keys.byLabel(label)) throw new CustodyError('ERR_KEY_CONFLICT', `another change made key "${label}" at the same time: run it again`);
+      if (options.replaces) this.checkRotatable((await r.keys.byId(options.replaces.id))!);
       if (accountKey) await r.assertions.put(accountKey);
       const made = await r.keys.add({
         label,
@@ -198,27 +202,27 @@ export class KeyLifecycle {
     if (!key || key.purpose === 'root') throw new CustodyError('ERR_SIGNING_KEY_UNKNOWN', `no brand key "${label}" in the vault: serial-vault key states lists them`);
     if (key.state === 'revoked') throw new CustodyError('ERR_KEY_NOT_ACTIVE', `key "${label}" is already revoked`);
     const brand = key.brandId !== undefined ? await this.custody.brands.byId(key.brandId) : undefined;
-    const until = formatRfc3339(ceilSecond(this.clock()));
+    // Never before its own start: a key scheduled by a rotation may be revoked before it begins (the codec, like snapd, refuses until < since).
+    const until = formatRfc3339(new Date(Math.max(ceilSecond(this.clock()).getTime(), Date.parse(key.since))));
     let reissued: Assertion | undefined;
     const setup = brand ? await this.custody.trustSetup(brand) : { setup: 'canonical' as const };
     const current = await this.custody.assertions.get('account-key', [key.keyId]);
     if (setup.setup === 'local' && current) {
-      const root = await this.custody.signerFor(`root-${setup.authorityId}`);
-      const headers = { ...current.headers, until, revision: String(current.revision + 1) } as Record<string, HeaderValue>;
-      delete headers['sign-key-sha3-384'];
-      delete headers['body-length'];
-      reissued = await signAssertion(headers, current.body, root);
+      reissued = await signAssertion(nextRevisionHeaders(current, { until }), current.body, await this.custody.signerFor(`root-${setup.authorityId}`));
     }
     const revoked = await this.custody.inUnit(actor, async (r, audit) => {
       if (reissued) await r.assertions.put(reissued);
-      await r.keys.update(key.id, { state: 'revoked', revokedAt: until, until });
+      await r.keys.update(key.id, { state: 'revoked', revokedAt: formatRfc3339(ceilSecond(this.clock())), until });
+      // A successor revoked before it took over: the key it was to replace goes on signing.
+      const predecessor = brand ? (await r.keys.ofBrand(brand.id)).find((k) => k.replacedBy === key.id) : undefined;
+      if (predecessor) await r.keys.update(predecessor.id, { until: null, replacedBy: null });
       await audit({
         action: 'key.revoke',
         targetType: 'key',
         targetId: label,
         storeId: brand?.accountId ?? null,
         before: { state: key.state, until: key.until ?? null },
-        after: { state: 'revoked', until, accountKeyReissued: reissued !== undefined, setup: setup.setup },
+        after: { state: 'revoked', until, accountKeyReissued: reissued !== undefined, setup: setup.setup, ...(predecessor ? { keeps: predecessor.label } : {}) },
       });
       return (await r.keys.byId(key.id))!;
     });
@@ -231,10 +235,11 @@ export class KeyLifecycle {
     if (!key || key.purpose === 'root') throw new CustodyError('ERR_SIGNING_KEY_UNKNOWN', `no brand key "${label}" in the vault`);
     if (key.state !== 'revoked') throw new CustodyError('ERR_KEY_NOT_ACTIVE', `key "${label}" is ${keyStateAt(key, this.clock())}: revoke it before destroying it`);
     const brand = key.brandId !== undefined ? await this.custody.brands.byId(key.brandId) : undefined;
+    // Destroyed inside the unit: a key the HSM would not destroy leaves no record saying it was.
     await this.custody.inUnit(actor, async (_r, audit) => {
       await audit({ action: 'key.destroy', targetType: 'key', targetId: label, storeId: brand?.accountId ?? null, before: { keyId: key.keyId }, after: null });
+      if (await this.keystore.find(label)) await this.keystore.destroy(label);
     });
-    if (await this.keystore.find(label)) await this.keystore.destroy(label);
   }
 
   /**
@@ -254,19 +259,21 @@ export class KeyLifecycle {
       throw new CustodyError('ERR_ACCOUNT_KEY_OTHER_BRAND', `the account-key is for account "${accountId}", but key "${key.label}" belongs to brand "${brand?.accountId ?? '?'}": a model or serial it signed would fail on devices`);
     }
     if (key.state !== 'pending') throw new CustodyError('ERR_KEY_NOT_PENDING', `key "${key.label}" is ${keyStateAt(key, this.clock())}, not awaiting an account-key`);
+    const [checked] = (await this.custody.trust()).addBatch([accountKey]);
+    if (checked?.error) throw new CustodyError('ERR_ASSERTION_UNTRUSTED', `cannot import ${accountKey.ref}: ${checked.error.message}`);
     const types = SIGNS[key.purpose] ?? [];
     if (!constraintsAllow(accountKey, types)) {
       throw new CustodyError('ERR_ACCOUNT_KEY_CONSTRAINED', `the account-key's constraints do not let key "${key.label}" sign ${types.join(' and ')} assertions, which is what its purpose (${key.purpose}) needs`);
     }
-    const trust = await this.custody.trust();
-    const [checked] = trust.addBatch([accountKey]);
-    if (checked?.error) throw new CustodyError('ERR_ASSERTION_UNTRUSTED', `cannot import ${accountKey.ref}: ${checked.error.message}`);
     const now = this.clock();
-    const since = new Date(Math.max(ceilSecond(now).getTime(), accountKey.view.since.getTime(), Date.parse(key.since)));
+    // From this second (serial timestamps are whole seconds, rounded down), or later when the account-key or a rotation says so.
+    const since = new Date(Math.max(floorSecond(now).getTime(), accountKey.view.since.getTime(), Date.parse(key.since)));
+    // Canonical may register the key for a limited time: the vault stops signing with it then.
+    const until = accountKey.view.until ? formatRfc3339(accountKey.view.until) : null;
     const replaced = (await this.custody.keys.ofBrand(brand.id)).find((k) => k.replacedBy === key.id);
     return this.custody.inUnit(actor, async (r, audit) => {
       await r.assertions.put(accountKey);
-      await r.keys.update(key.id, { state: 'active', since: formatRfc3339(since), accountKeyRequest: null });
+      await r.keys.update(key.id, { state: 'active', since: formatRfc3339(since), until, accountKeyRequest: null });
       if (replaced) await r.keys.update(replaced.id, { until: formatRfc3339(since) });
       await audit({
         action: 'key.activate',

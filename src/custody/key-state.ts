@@ -1,4 +1,5 @@
-import type { SigningKeyRecord } from './signing-keys.js';
+import { CustodyError } from './errors.js';
+import type { KeyPurpose, SigningKeyRecord } from './signing-keys.js';
 
 /** The lifecycle as people see it: awaiting its account-key or its start, in use, rotated out, revoked. */
 export type KeyState = 'pending' | 'active' | 'retired' | 'revoked';
@@ -29,6 +30,27 @@ export function successorAt(start: SigningKeyRecord, keys: ReadonlyMap<number, S
     current = next;
   }
   return current;
+}
+
+/**
+ * The one answer to "which key signs now": the model's key followed through
+ * its rotations, refused unless it may sign at `now`. The refusal says no
+ * more than a device may read; key health tells the brand the rest.
+ */
+export function signingKeyAt(start: SigningKeyRecord, keys: readonly SigningKeyRecord[], now: Date): SigningKeyRecord {
+  const key = successorAt(start, new Map(keys.map((k) => [k.id, k])), now);
+  if (!usableAt(key, now)) throw new CustodyError('ERR_SIGNING_KEY_UNUSABLE', 'no key may sign serials for this model now; the brand has been told (serial-vault key health)');
+  return key;
+}
+
+/**
+ * A brand's newest key of `purpose` in use now; for models, its serials key
+ * when it has no models key in use. A brand that rotated has one in use per
+ * purpose; a pending or revoked key is never chosen.
+ */
+export function keyInUse(keys: readonly SigningKeyRecord[], purpose: Extract<KeyPurpose, 'serials' | 'models'>, now: Date): SigningKeyRecord | undefined {
+  const newest = (p: KeyPurpose) => keys.filter((k) => k.purpose === p && usableAt(k, now)).at(-1);
+  return newest(purpose) ?? (purpose === 'models' ? newest('serials') : undefined);
 }
 
 /** One line that says where a key stands, for reports. */

@@ -73,12 +73,17 @@ export class VaultKeymgrKeys implements KeymgrKeys {
     return key.brandId !== undefined && usableAt(key, this.clock());
   }
 
+  /**
+   * A brand's models keys in use; its serials keys only while it has no
+   * models key in use (one-key brands sign models with it). Otherwise a
+   * snap sign could mint serial assertions outside the vault's checks.
+   */
   private async offered(): Promise<OfferedKey[]> {
     const out: OfferedKey[] = [];
     for (const brand of await this.parts.custody.brands.list()) {
-      for (const record of await this.parts.custody.keys.ofBrand(brand.id)) {
-        if (KEYMGR_PURPOSES.includes(record.purpose) && this.usable(record)) out.push({ record, brand });
-      }
+      const usable = (await this.parts.custody.keys.ofBrand(brand.id)).filter((k) => KEYMGR_PURPOSES.includes(k.purpose) && this.usable(k));
+      const models = usable.filter((k) => k.purpose === 'models');
+      for (const record of models.length > 0 ? models : usable) out.push({ record, brand });
     }
     return out;
   }
@@ -123,8 +128,9 @@ export class VaultKeymgrKeys implements KeymgrKeys {
 
   /**
    * Signs in the transaction of its audit record: a signature whose record
-   * cannot be written is never handed out. The HSM signs before the record
-   * takes the audit log's write lock, so the lock is held only briefly.
+   * cannot be written is never handed out. The unit of work holds the audit
+   * head's lock meanwhile, so other changes wait the one signature (tens of
+   * milliseconds on SoftHSM2).
    */
   async sign(name: string, sha512Digest: Uint8Array): Promise<Uint8Array> {
     const key = await this.byName(name);

@@ -96,7 +96,7 @@ export class SigningKeyRepository {
     return toKey(row as Record<string, unknown>);
   }
 
-  async update(id: number, change: Partial<{ state: StoredKeyState; since: string; until: string | null; replacedBy: number; revokedAt: string; accountKeyRequest: string | null }>): Promise<void> {
+  async update(id: number, change: Partial<{ state: StoredKeyState; since: string; until: string | null; replacedBy: number | null; revokedAt: string; accountKeyRequest: string | null }>): Promise<void> {
     const row: Record<string, unknown> = {};
     if (change.state !== undefined) row['state'] = change.state;
     if (change.since !== undefined) row['since'] = change.since;
@@ -132,20 +132,20 @@ export class SigningKeyRepository {
     return (await this.db('signing_keys').where({ brand_id: brandId, purpose: 'serials' }).orderBy('id')).map(toKey);
   }
 
+  /** Every key of the brand that owns key `id`: a model's key and its rotations. */
+  async ofModelBrand(id: number): Promise<SigningKeyRecord[]> {
+    return (await this.db('signing_keys').whereIn('brand_id', this.db('signing_keys').select('brand_id').where({ id })).orderBy('id')).map(toKey);
+  }
+
+  async byIds(ids: readonly number[]): Promise<SigningKeyRecord[]> {
+    return (await this.db('signing_keys').whereIn('id', [...ids])).map(toKey);
+  }
+
   async all(): Promise<SigningKeyRecord[]> {
     return (await this.db('signing_keys').orderBy('id')).map(toKey);
   }
 
   async roots(): Promise<SigningKeyRecord[]> {
     return (await this.db('signing_keys').where({ purpose: 'root' }).orderBy('id')).map(toKey);
-  }
-
-  /** How many keys of the brand use this account-key name prefix: the next key's number. */
-  async countNamed(brandId: number | undefined, purpose: KeyPurpose): Promise<number> {
-    const q = this.db('signing_keys').where({ purpose });
-    if (brandId === undefined) q.whereNull('brand_id');
-    else q.where({ brand_id: brandId });
-    const [row] = (await q.count({ n: '*' })) as Array<{ n: number | string }>;
-    return Number(row?.n ?? 0);
   }
 }

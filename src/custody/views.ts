@@ -1,5 +1,4 @@
-import type { CeremonyOutcome } from './ceremonies.js';
-import type { Ceremony } from './ceremony-store.js';
+import type { Ceremony, CeremonyOutcome } from './ceremony-store.js';
 import type { Custody } from './custody.js';
 import { keyStateAt, type KeyState } from './key-state.js';
 import type { SigningKeyRecord } from './signing-keys.js';

@@ -1,12 +1,16 @@
 import type { Database } from '../db/database.js';
 import { nowIso } from '../db/errors.js';
 import { CustodyError } from '../custody/errors.js';
+import { usableAt } from '../custody/key-state.js';
+import { SigningKeyRepository } from '../custody/signing-keys.js';
 import { logRow, type IssuanceLogEntry, type IssuedSerial } from './serials.js';
 
 /** One issuance to store: the serial, its log row, the request-id it uses and the template number it takes. */
 export interface IssuanceWrite {
   readonly modelId: number;
   readonly signingKeyRowId: number;
+  /** The serial's timestamp: its key must sign at that moment. */
+  readonly signedAt: Date;
   readonly serial: string;
   readonly deviceKeyId: string;
   readonly assertion: string;
@@ -96,10 +100,12 @@ export class IssuanceWriter {
     for (const w of writes.filter((x) => x.replaces)) {
       await trx('serials').where({ id: w.replaces!.id }).update({ device_key_id: w.deviceKeyId, assertion: w.assertion, signing_key_id: w.signingKeyRowId, issued_at: at });
     }
-    // A key revoked since it was chosen (another process, a moment ago) must not hand out what it signed.
-    const keyIds = [...new Set(writes.map((w) => w.signingKeyRowId))];
-    const revoked = (await trx('signing_keys').whereIn('id', keyIds).where({ state: 'revoked' }).select('id')) as Array<{ id: number }>;
-    if (revoked.length > 0) throw new CustodyError('ERR_SIGNING_KEY_UNUSABLE', 'the key chosen to sign this serial was revoked a moment ago; try again');
+    // A key rotated or revoked since it was chosen (another process, a moment ago) must not hand out
+    // what it signed: each serial's timestamp must fall in its key's window, as the key stands now.
+    const keys = new Map((await new SigningKeyRepository(trx).byIds([...new Set(writes.map((w) => w.signingKeyRowId))])).map((k) => [k.id, k]));
+    if (writes.some((w) => { const k = keys.get(w.signingKeyRowId); return !k || !usableAt(k, w.signedAt); })) {
+      throw new CustodyError('ERR_SIGNING_KEY_UNUSABLE', 'the key chosen to sign this serial was rotated or revoked a moment ago; try again');
+    }
     await trx('issuance_log').insert(writes.map(({ log }) => logRow(log, at)));
     // The change feed: each serial issued (or given to a new key) is announced in the same transaction.
     await trx('outbox').insert(writes.map(({ log }) => ({ entity: 'serial', key: `${log.brandId}/${log.model}/${log.serial}`, op: log.outcome, at })));

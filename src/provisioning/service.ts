@@ -16,13 +16,14 @@ import type { ModelService } from '../catalog/model-service.js';
 import type { Custody } from '../custody/custody.js';
 import type { SigningKeyRecord } from '../custody/signing-keys.js';
 import { CustodyError } from '../custody/errors.js';
-import { keyStateAt, successorAt, usableAt } from '../custody/key-state.js';
+import { signingKeyAt } from '../custody/key-state.js';
 import { COMMITTED } from '../audit/unit-of-work.js';
 import { ApiKeyAdmin } from './api-key-admin.js';
 import { ApiKeyRepository, type ApiKeyRecord } from './api-keys.js';
 import { ProvisioningError } from './errors.js';
 import { MAX_SERIAL_LENGTH, transient } from './transient.js';
 import { IssuanceWriter, type IssuanceWrite } from './issuance-writer.js';
+import { ShortCache } from './short-cache.js';
 import { apiKeyIsForModel, modelIsEnabled, readSerialRequest, sentModelIsRegistered, type AdmissionCheck, type Registration } from './admission.js';
 import { RequestIdRepository } from './request-ids.js';
 import { SerialRepository, type IssuanceLogEntry } from './serials.js';
@@ -58,6 +59,10 @@ interface Nonce {
 interface Issuance extends Registration {
   readonly nonce: Nonce;
   readonly signingKey: SigningKeyRecord;
+  /** Chosen from the brand's keys as cached: may be stale by a change another process made. */
+  readonly signingKeyFromCache: boolean;
+  /** The moment the key was chosen for, and the serial's timestamp. */
+  readonly at: Date;
   readonly deviceKeyId: string;
   readonly log: Omit<IssuanceLogEntry, 'serial' | 'outcome'>;
 }
@@ -83,11 +88,8 @@ export class ProvisioningService {
   private readonly admission: readonly AdmissionCheck[];
   private origin = '';
   private readonly clock: () => Date;
-  /**
-   * API keys and models change rarely and are read on every request: kept
-   * for a few seconds (a revoked key stops working within CACHE_MS).
-   */
-  private readonly cache = new Map<string, { until: number; value: Promise<unknown> }>();
+  /** API keys, models and the brand's keys, for a few seconds (short-cache.ts). */
+  private readonly cache = new ShortCache(CACHE_MS);
 
   constructor(
     private readonly db: Database,
@@ -106,7 +108,7 @@ export class ProvisioningService {
     this.admission = [
       apiKeyIsForModel,
       modelIsEnabled,
-      sentModelIsRegistered((model) => this.cached(`assertion\0${model.assertionId}`, () => this.parts.models.assertion(model)).catch(transient)),
+      sentModelIsRegistered((model) => this.cache.get(`assertion\0${model.assertionId}`, () => this.parts.models.assertion(model)).catch(transient)),
     ];
   }
 
@@ -118,19 +120,8 @@ export class ProvisioningService {
     await this.serials.releaseAllReservations();
   }
 
-  private cached<T>(key: string, load: () => Promise<T>): Promise<T> {
-    const now = Date.now();
-    const hit = this.cache.get(key);
-    if (hit && hit.until > now) return hit.value as Promise<T>;
-    const value = load();
-    this.cache.set(key, { until: now + CACHE_MS, value });
-    value.catch(() => this.cache.delete(key));
-    if (this.cache.size > 10_000) this.cache.clear();
-    return value;
-  }
-
   private async authenticate(apiKey: string | undefined): Promise<ApiKeyRecord> {
-    const record = await this.cached(`key\0${apiKey ?? ''}`, () => this.apiKeys.verify(apiKey)).catch(transient);
+    const record = await this.cache.get(`key\0${apiKey ?? ''}`, () => this.apiKeys.verify(apiKey)).catch(transient);
     if (!record) {
       throw new ProvisioningError('ERR_API_KEY_INVALID', apiKey ? 'the api-key header is not a valid API key of this vault' : 'the api-key header is missing: set it in the gadget\'s device-service.headers');
     }
@@ -159,13 +150,22 @@ export class ProvisioningService {
     for (const check of this.admission) await check(registration);
     const nonce = await this.useRequestId(registration);
     const issuance = await this.prepare(registration, nonce);
-    return (await this.repeatFor(issuance)) ?? (await this.issueNew(issuance));
+    try {
+      return (await this.repeatFor(issuance)) ?? (await this.issueNew(issuance));
+    } catch (e) {
+      // The key chosen from a cached read was rotated or revoked by another process a moment ago:
+      // read the brand's keys again and sign once more with the key in use now.
+      if (!(e instanceof CustodyError && e.code === 'ERR_SIGNING_KEY_UNUSABLE' && issuance.signingKeyFromCache)) throw e;
+      this.cache.delete(`brand-keys\0${registration.model.brandAccountId}`);
+      const fresh = await this.prepare(registration, nonce);
+      return (await this.repeatFor(fresh)) ?? (await this.issueNew(fresh));
+    }
   }
 
   /** The registered model the serial-request names; the API key's own model is read from the cache. */
   private async identifyModel(key: ApiKeyRecord, request: Registration['request'], sent: Assertion[], clientAddress: string | undefined): Promise<Registration> {
     const { brandId, model: name } = request.view;
-    const keyModel = await this.cached(`model\0${key.modelId}`, () => this.parts.models.byId(key.modelId)).catch(transient);
+    const keyModel = await this.cache.get(`model\0${key.modelId}`, () => this.parts.models.byId(key.modelId)).catch(transient);
     const model = keyModel && keyModel.brandAccountId === brandId && keyModel.name === name ? keyModel : await this.parts.models.find(brandId, name).catch(transient);
     if (!model) throw new ProvisioningError('ERR_MODEL_UNKNOWN', `model ${brandId}/${name} is not registered in this vault`);
     return { key, keyModel, request, sent, model, clientAddress };
@@ -183,10 +183,17 @@ export class ProvisioningService {
     return { requestHash, ...(state.state === 'fresh' ? { consume: { requestId: request.view.requestId, apiKeyId: key.id, hash: requestHash, expiresAt: state.expiresAt } } : {}) };
   }
 
-  /** The key that signs the model's serials, and the log row every answer writes. */
+  /** The key that signs the model's serials at this second (the serial's timestamp), and the log row every answer writes. */
   private async prepare(r: Registration, nonce: Nonce): Promise<Issuance> {
     const { model, request } = r;
-    const signingKey = await this.signingKeyFor(model);
+    const at = this.clock();
+    const key = `brand-keys\0${model.brandAccountId}`;
+    const fromCache = this.cache.has(key);
+    // The brand's keys are read at most every few seconds (at once after a change here); the choice is made per request.
+    const keys = await this.cache.get(key, () => this.parts.custody.keys.ofModelBrand(model.signingKeyId)).catch(transient);
+    const start = keys.find((k) => k.id === model.signingKeyId);
+    if (!start) throw new Error(`model ${model.name} has no signing key`);
+    const signingKey = signingKeyAt(start, keys, at);
     const deviceKeyId = request.view.deviceKey.id;
     const log = {
       brandId: model.brandAccountId,
@@ -197,27 +204,7 @@ export class ProvisioningService {
       origin: this.origin,
       ...(r.clientAddress ? { clientAddress: r.clientAddress } : {}),
     };
-    return { ...r, nonce, signingKey, deviceKeyId, log };
-  }
-
-  /**
-   * The key that signs the model's serials at this moment: the brand's keys
-   * are read at most every few seconds (and at once after a change here),
-   * the choice among them is made per request, so a rotation takes effect
-   * at its time to the second, and a revoked key is never chosen.
-   */
-  private async signingKeyFor(model: ModelRecord): Promise<SigningKeyRecord> {
-    const keys = await this.cached(`brand-keys\0${model.brandAccountId}`, async () => {
-      const start = await this.parts.custody.keys.byId(model.signingKeyId);
-      return start?.brandId === undefined ? [] : this.parts.custody.keys.ofBrand(start.brandId);
-    }).catch(transient);
-    const start = keys.find((k) => k.id === model.signingKeyId);
-    if (!start) throw new Error(`model ${model.name} has no signing key`);
-    const key = successorAt(start, new Map(keys.map((k) => [k.id, k])), this.clock());
-    if (!usableAt(key, this.clock())) {
-      throw new CustodyError('ERR_SIGNING_KEY_UNUSABLE', `no key of brand "${model.brandAccountId}" may sign serials for model ${model.name} now (its key is ${keyStateAt(key, this.clock())}); the brand's security officers must rotate to a new key`);
-    }
-    return key;
+    return { ...r, nonce, signingKey, signingKeyFromCache: fromCache, at, deviceKeyId, log };
   }
 
   /** A device that already has its serial gets the same assertion back, byte for byte, and a log row saying so. */
@@ -279,7 +266,7 @@ export class ProvisioningService {
           serial,
           'device-key': request.view.deviceKey.encoded,
           'device-key-sha3-384': deviceKeyId,
-          timestamp: formatRfc3339(this.clock()),
+          timestamp: formatRfc3339(i.at),
         },
         request.body,
         signer,
@@ -288,6 +275,7 @@ export class ProvisioningService {
       await this.writer.submit({
         modelId: model.id,
         signingKeyRowId: signingKey.id,
+        signedAt: i.at,
         serial,
         deviceKeyId,
         assertion: signed.encode().toString('utf8'),

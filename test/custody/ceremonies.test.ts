@@ -111,6 +111,37 @@ describe.each(['sqlite', 'pg'] as const)('ceremonies on %s', (database) => {
     expect((await v.vault.custody.keys.byLabel(key.label))!.state).toBe('active');
   });
 
+  it('fixes what a rotation will replace when it is proposed, so approvers see exactly what runs', async () => {
+    const inUse = (await serialKeys()).filter((k) => k.state === 'active' && k.replacedBy === undefined).at(-1)!;
+    const p = await propose('ana@demo.test', 'key.rotate', { purpose: 'serials', key: inUse.label, at: '2030-01-01T01:00:00+01:00' });
+    expect(p.body.ceremony).toMatchObject({ params: { brand: BRAND, purpose: 'serials', key: inUse.label, at: '2030-01-01T00:00:00Z' } });
+    const local = await propose('ana@demo.test', 'key.rotate', { purpose: 'serials', key: inUse.label, at: '2030-01-01 00:00' });
+    expect(local.status).toBe(400);
+    expect(local.body.message).toMatch(/not an RFC 3339 time with its zone/);
+  });
+
+  it('appoints security officers only through a ceremony, never by an administrator alone', async () => {
+    const direct = await fetch(new URL(`api/v1/stores/${BRAND}/grants`, v.adminUrl), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens.get('boss@demo.test')!}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'friend@demo.test', role: 'security-officer' }),
+    });
+    expect(direct.status).toBe(403);
+    expect(((await direct.json()) as { message: string }).message).toMatch(/appointed and removed by a ceremony.*officer\.grant/);
+    const id = (await propose('boss@demo.test', 'officer.grant', { email: 'dee@demo.test' })).body.ceremony!.id;
+    await approve('ana@demo.test', id);
+    expect((await approve('ben@demo.test', id)).body.outcome).toBe('executed');
+    expect(await v.vault.ceremonies.officers((await v.vault.custody.brands.byAccountId(BRAND))!)).toContain('dee@demo.test');
+  });
+
+  it('counts only approvals of people who are security officers when the count completes', async () => {
+    const id = (await propose('ana@demo.test', 'key.create', { purpose: 'serials' })).body.ceremony!.id;
+    await approve('ben@demo.test', id);
+    await v.vault.accounts.revoke(OPERATOR, BRAND, 'ben@demo.test', 'security-officer');
+    expect((await approve('cam@demo.test', id)).body).toMatchObject({ outcome: 'proposed', ceremony: { state: 'proposed' } });
+    await v.vault.accounts.grant(OPERATOR, BRAND, 'ben@demo.test', 'security-officer');
+  });
+
   it('takes approvals from the command line with a token, through the admin API', async () => {
     const id = (await propose('boss@demo.test', 'ceremony.policy', { approvals: '1' })).body.ceremony!.id;
     const tokenFile = join(dir, 'ben.token');

@@ -86,6 +86,14 @@ describe('rotating the serials key under load', () => {
       expect(accountKeys.map((a) => a.headerString('public-key-sha3-384'))).toEqual([serial.signKeyId]);
     }
     const brand = (await tv.vault.custody.brands.byAccountId('demo-brand'))!;
+    // Each serial's timestamp lies in the window its key signed in: the switch is exact to the second.
+    const windows = new Map((await tv.vault.custody.keys.ofBrand(brand.id)).map((k) => [k.keyId, k]));
+    for (const { serial } of registered) {
+      const key = windows.get(serial.signKeyId)!;
+      const at = Date.parse(serial.headerString('timestamp'));
+      expect(at).toBeGreaterThanOrEqual(Date.parse(key.since));
+      if (key.until) expect(at).toBeLessThan(Date.parse(key.until));
+    }
     const chain = await exportChain(tv.vault.custody, brand, new Date());
     expect(chain.keys.map((k) => [k.keyId, k.state])).toEqual([
       [oldKeyId, 'retired'],

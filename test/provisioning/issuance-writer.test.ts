@@ -15,7 +15,7 @@ describe('the issuance writer on SQLite', () => {
   beforeAll(async () => {
     t = await startTestVault(dir, 'sqlite');
     const model = (await t.vault.models.find('demo-brand', 'demo-model'))!;
-    base = { modelId: model.id, signingKeyRowId: model.signingKeyId, assertion: 'x' };
+    base = { modelId: model.id, signingKeyRowId: model.signingKeyId, signedAt: new Date(), assertion: 'x' };
   });
   afterAll(async () => {
     await t?.close();
@@ -40,6 +40,17 @@ describe('the issuance writer on SQLite', () => {
     expect(isUniqueViolation((outcomes[1] as PromiseRejectedResult).reason)).toBe(true);
     expect((await t.vault.db('serials').whereIn('serial', ['W-1', 'W-2', 'W-3']).orderBy('serial')).map((r) => r.serial)).toEqual(['W-1', 'W-3']);
     expect((await t.vault.db('issuance_log').whereIn('serial', ['W-1', 'W-2', 'W-3']).orderBy('serial')).map((r) => r.serial)).toEqual(['W-1', 'W-3']);
+  });
+
+  it('refuses a write whose key does not sign at its timestamp (rotated or revoked since it was chosen), and commits the others', async () => {
+    const writer = new IssuanceWriter(t.vault.db);
+    const outcomes = await Promise.allSettled([
+      writer.submit(write('K-1', 'device-k1')),
+      writer.submit({ ...write('K-2', 'device-k2'), signedAt: new Date('2000-01-01T00:00:00Z') }),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'ERR_SIGNING_KEY_UNUSABLE' });
+    expect((await t.vault.db('serials').whereIn('serial', ['K-1', 'K-2'])).map((r) => r.serial)).toEqual(['K-1']);
   });
 
   it('a batch with nothing wrong is one transaction for all', async () => {

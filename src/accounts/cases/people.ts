@@ -24,16 +24,37 @@ export async function listGrants(ctx: AccountsContext, storeId: string): Promise
   });
 }
 
-export async function grant(ctx: AccountsContext, principal: Principal, storeId: string, email: string, role: Role): Promise<Grant> {
+/** How a security-officer grant or revocation came: through an executed ceremony of the brand's officers. */
+export interface OfficerChange {
+  readonly ceremony?: number;
+}
+
+/**
+ * Security officers approve key ceremonies, so who is one is itself guarded:
+ * a person appoints or removes one only through a ceremony of the brand's
+ * officers. An administrator who could appoint them could approve their own
+ * key changes through people they control. The appliance's operator (who
+ * holds the HSM PIN, and so stands outside the two-person rule) appoints
+ * the first ones.
+ */
+async function checkOfficerChange(r: Repos, principal: Principal, storeId: string, role: Role, via: OfficerChange): Promise<void> {
+  if (role !== 'security-officer' || via.ceremony !== undefined || principal.kind === 'operator') return;
+  const chain = (await r.stores.tree()).grantChain(storeId);
+  const brandStore = chain[chain.length - 1]?.id ?? storeId;
+  throw new AccountsError('ERR_FORBIDDEN', `security officers are appointed and removed by a ceremony of the brand's officers: serial-vault ceremony propose officer.grant (or officer.revoke) --brand ${brandStore} --param email=EMAIL`);
+}
+
+export async function grant(ctx: AccountsContext, principal: Principal, storeId: string, email: string, role: Role, via: OfficerChange = {}): Promise<Grant> {
   return ctx.change(async (r) => {
     await r.stores.require(storeId);
+    await checkOfficerChange(r, principal, storeId, role, via);
     // An email not yet known becomes a person here: whether it exists (in another brand's
     // stores, say) must not show in the answer, so granting is not an oracle for it.
     const normalized = normalizeEmail(email);
     const person = (await r.people.byEmail(normalized)) ?? (await createPerson(r, principal, normalized, normalized, storeId));
     try {
       const grant = await r.grants.add(person.id, storeId, role);
-      await r.audit.append({ ...actorOf(principal), action: 'grant.create', targetType: 'grant', targetId: `${storeId}/${person.email}/${role}`, storeId, before: null, after: { email: person.email, role } });
+      await r.audit.append({ ...actorOf(principal), action: 'grant.create', targetType: 'grant', targetId: `${storeId}/${person.email}/${role}`, storeId, before: null, after: { email: person.email, role, ...(via.ceremony !== undefined ? { ceremony: via.ceremony } : {}) } });
       return grant;
     } catch (e) {
       if (isUniqueViolation(e)) throw new AccountsError('ERR_GRANT_EXISTS', `"${person.email}" already holds the role ${role} on store "${storeId}"`);
@@ -42,9 +63,10 @@ export async function grant(ctx: AccountsContext, principal: Principal, storeId:
   });
 }
 
-export async function revoke(ctx: AccountsContext, principal: Principal, storeId: string, email: string, role: Role): Promise<void> {
+export async function revoke(ctx: AccountsContext, principal: Principal, storeId: string, email: string, role: Role, via: OfficerChange = {}): Promise<void> {
   await ctx.change(async (r, trx) => {
     await r.stores.require(storeId);
+    await checkOfficerChange(r, principal, storeId, role, via);
     const normalized = normalizeEmail(email);
     const person = await r.people.byEmail(normalized);
     // The same answer whether or not the email is known elsewhere.
@@ -151,4 +173,12 @@ export async function updatePerson(ctx: AccountsContext, principal: Principal, i
     await r.audit.append({ ...actorOf(principal), action: 'person.update', targetType: 'person', targetId: String(id), storeId: null, before, after });
     return after;
   });
+}
+
+/** The active people who hold `role` on `storeId` itself, by email (the brand's security officers, for its ceremonies). */
+export async function holders(ctx: AccountsContext, storeId: string, role: Role): Promise<string[]> {
+  const r = ctx.repos(ctx.db);
+  const grants = (await r.grants.forStores([storeId])).filter((g) => g.role === role);
+  const people = await r.people.list({ ids: [...new Set(grants.map((g) => g.personId))] });
+  return people.filter((p) => p.status === 'active').map((p) => p.email);
 }

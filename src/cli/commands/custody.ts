@@ -2,6 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { Command, Option } from '@commander-js/extra-typings';
 import { decodeStream } from '../../assertions/index.js';
 import { OPERATOR, type Principal } from '../../accounts/principal.js';
+import { OPERATOR_ACTOR } from '../../audit/unit-of-work.js';
 import { CEREMONY_ACTIONS, isCeremonyAction, type CeremonyAction } from '../../custody/ceremony-store.js';
 import type { CeremonyView, KeyView, OutcomeView } from '../../custody/views.js';
 import { adminCliError } from '../admin-client.js';
@@ -28,7 +29,7 @@ async function withCustody<T>(o: Target, fn: (ops: CustodyOps) => Promise<T>): P
     return await withVault(o.dataDir, async (vault) => {
       let principal: Principal = OPERATOR;
       if (token) {
-        const person = await vault.accounts.authenticateToken(token, 'cli');
+        const person = await vault.accounts.authenticateToken(token);
         if (!person) throw new CliError('the access token is not valid (expired, revoked or mistyped): make a new one with serial-vault token create');
         principal = person;
       }
@@ -149,7 +150,7 @@ export function custodyCommands(io: CliIo, key: Command, exportCmd: Command): Co
       const [assertion] = decodeStream(await readFile(file).catch((e: Error) => Promise.reject(new CliError(`cannot read ${file}: ${e.message}`))));
       if (!assertion) throw new CliError(`${file} holds no assertion`);
       await withVault(o.dataDir, async (vault) => {
-        const k = await vault.custody.lifecycle.importAccountKey(assertion, { actor: 'operator', actorKind: 'operator', via: 'cli', clientAddress: null });
+        const k = await vault.custody.lifecycle.importAccountKey(assertion, OPERATOR_ACTOR);
         io.stdout(`key ${k.label} is active from ${k.since} (${k.purpose})\n`);
       });
     });

@@ -7,7 +7,6 @@ import { exportChain } from '../../../custody/chain-export.js';
 import type { Finding } from '../../../custody/key-health.js';
 import { ceremonyView, keyViews, outcomeView } from '../../../custody/views.js';
 import type { Ceremony } from '../../../custody/ceremony-store.js';
-import { CustodyError } from '../../../custody/errors.js';
 import { route, type AdminRoute } from '../route.js';
 
 /** What the custody routes call: the ceremonies, the keys, and the health report. */
@@ -42,16 +41,8 @@ const FindingShape = z.object({ kind: z.string(), brand: z.string(), subject: z.
 
 /** Key states, health, the brand's chain, and ceremonies: propose, approve, read. */
 export function custodyRoutes(api: CustodyApi): AdminRoute[] {
-  const brandOf = async (id: string) => {
-    const brand = await api.custody.brands.byAccountId(id);
-    if (!brand) throw new CustodyError('ERR_CEREMONY_ACTION_INVALID', `brand "${id}" is not set up in this vault`);
-    return brand;
-  };
-  const ofBrand = async (brand: string, id: number) => {
-    const c = await api.ceremonies.get(id);
-    if (c.brandId !== (await brandOf(brand)).id) throw new CustodyError('ERR_CEREMONY_UNKNOWN', `no ceremony ${id} for brand "${brand}"`);
-    return c;
-  };
+  const brandOf = (id: string) => api.ceremonies.brand(id);
+  const ofBrand = (brand: string, id: number) => api.ceremonies.ofBrand(brand, id);
   const ceremonyOut = (c: Ceremony) => ceremonyView(api.custody, c);
   return [
     route({
