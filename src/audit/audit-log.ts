@@ -1,8 +1,7 @@
 import type { Database } from '../db/database.js';
 import { nowIso } from '../db/errors.js';
+import { rowsInOrder } from '../db/pages.js';
 import { ChainWalker, GENESIS, chainedFieldsOf, entryHash, type ChainRow, type ChainVerdict } from './chain.js';
-
-const PAGE = 1000;
 
 export interface AuditEntry {
   readonly id: number;
@@ -108,14 +107,7 @@ export class AuditLog {
 
   /** The rows after entry `after` up to entry `upto` (all of them without it), in sequence order, a page at a time. */
   async *rows(after = 0, upto?: number): AsyncGenerator<ChainRow> {
-    for (let from = after; ; ) {
-      const q = this.db('audit_log').where('seq', '>', from).orderBy('seq').limit(PAGE);
-      if (upto !== undefined) q.where('seq', '<=', upto);
-      const page = (await q) as Record<string, unknown>[];
-      for (const r of page) yield toChainRow(r);
-      if (page.length < PAGE) return;
-      from = Number(page[page.length - 1]?.['seq']);
-    }
+    for await (const r of rowsInOrder(this.db, 'audit_log', 'seq', { after, ...(upto !== undefined ? { upto } : {}) })) yield toChainRow(r);
   }
 
   /** Walks the whole chain in sequence order and names the first entry that breaks it (the chain alone: `AuditService.verify` adds the checkpoints). */

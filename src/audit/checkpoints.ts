@@ -1,13 +1,12 @@
 import type { Database } from '../db/database.js';
 import { isUniqueViolation, nowIso } from '../db/errors.js';
+import { rowsInOrder } from '../db/pages.js';
 import { isKeyStoreError, KeyStoreError } from '../keystore/errors.js';
 import type { KeyInfo, KeyStore } from '../keystore/keystore.js';
 import type { AuditLog } from './audit-log.js';
 import { ChainWalker } from './chain.js';
 import { AUDIT_KEY_LABEL, checkpointDigest, checkpointProblem, type Checkpoint } from './checkpoint.js';
 import { AuditError } from './errors.js';
-
-const PAGE = 1000;
 
 const toCheckpoint = (r: Record<string, unknown>): Checkpoint => ({
   seq: Number(r['seq']),
@@ -28,14 +27,7 @@ export class CheckpointRepository {
 
   /** Every checkpoint up to entry `upto` (all without it), in sequence order, a page at a time. */
   async *all(upto?: number): AsyncGenerator<Checkpoint> {
-    for (let after = 0; ; ) {
-      const q = this.db('audit_checkpoints').where('seq', '>', after).orderBy('seq').limit(PAGE);
-      if (upto !== undefined) q.where('seq', '<=', upto);
-      const page = (await q) as Record<string, unknown>[];
-      for (const r of page) yield toCheckpoint(r);
-      if (page.length < PAGE) return;
-      after = Number(page[page.length - 1]?.['seq']);
-    }
+    for await (const r of rowsInOrder(this.db, 'audit_checkpoints', 'seq', upto !== undefined ? { upto } : {})) yield toCheckpoint(r);
   }
 
   /** False when there is one at that entry already (another process signed the same head). */

@@ -28,13 +28,13 @@ export function localCustodyOps(vault: Vault, principal: Principal): CustodyOps 
   const ofBrand = (brand: string, id: number) => vault.ceremonies.ofBrand(brand, id);
   return {
     request: async (brand, action, params, expiresInSeconds) =>
-      outcomeView(vault.custody, await vault.ceremonies.request(principal, action, { ...params, brand }, expiresInSeconds !== undefined ? { expiresInSeconds } : {})),
+      outcomeView(await vault.ceremonies.request(principal, action, { ...params, brand }, expiresInSeconds !== undefined ? { expiresInSeconds } : {}), brand),
     approve: async (brand, id) => {
       await ofBrand(brand, id);
-      return outcomeView(vault.custody, await vault.ceremonies.approve(principal, id));
+      return outcomeView(await vault.ceremonies.approve(principal, id), brand);
     },
-    ceremonies: async (brand, open) => Promise.all((await vault.ceremonies.list({ brand, ...(open !== undefined ? { open } : {}) })).map((c) => ceremonyView(vault.custody, c))),
-    ceremony: async (brand, id) => ceremonyView(vault.custody, await ofBrand(brand, id)),
+    ceremonies: async (brand, open) => (await vault.ceremonies.list({ brand, ...(open !== undefined ? { open } : {}) })).map((c) => ceremonyView(c, brand)),
+    ceremony: async (brand, id) => ceremonyView(await ofBrand(brand, id), brand),
     keys: async (brand) => keyViews(await vault.custody.keys.ofBrand((await brandOf(brand)).id), new Date()),
     health: async (brand) => (await vault.keyHealth()).filter((f) => f.brand === brand),
     chain: async (brand) => {

@@ -7,6 +7,7 @@ import {
 } from '../assertions/index.js';
 import { BrandRepository, checkBrandIdentity, type Brand } from '../accounts/brands.js';
 import { AssertionStore } from '../db/assertion-store.js';
+import { ShortCache } from '../db/short-cache.js';
 import type { Database } from '../db/database.js';
 import { keyStoreSigner, type KeyStore } from '../keystore/keystore.js';
 import { OPERATOR_ACTOR, UnitOfWork, type Actor, type Change } from '../audit/unit-of-work.js';
@@ -30,7 +31,7 @@ export class Custody {
   readonly assertions: AssertionStore;
   /** Keys made, rotated, revoked and activated (key-lifecycle.ts). */
   readonly lifecycle: KeyLifecycle;
-  private readonly chains = new Map<string, { until: number; chain: Promise<Assertion[]> }>();
+  private readonly chains = new ShortCache(CHAIN_CACHE_MS);
 
   constructor(
     private readonly db: Database,
@@ -284,17 +285,10 @@ export class Custody {
    * them. A change here clears the cache at once (`inUnit`); one made by another process shows within CHAIN_CACHE_MS.
    */
   brandChain(brandAccountId: string, signingKeyId: string): Promise<Assertion[]> {
-    const key = `${brandAccountId}\0${signingKeyId}`;
-    const now = Date.now();
-    const hit = this.chains.get(key);
-    if (hit && hit.until > now) return hit.chain;
-    const chain = (async () => {
+    return this.chains.get(`${brandAccountId}\0${signingKeyId}`, async () => {
       const account = await this.assertions.get('account', [brandAccountId]);
       const accountKey = await this.assertions.get('account-key', [signingKeyId]);
       return [account, accountKey].filter((a): a is Assertion => a !== undefined);
-    })();
-    chain.catch(() => this.chains.delete(key));
-    this.chains.set(key, { until: now + CHAIN_CACHE_MS, chain });
-    return chain;
+    });
   }
 }

@@ -186,9 +186,7 @@ export class KeyLifecycle {
   async rotate(brand: Brand, purpose: KeyPurpose, actor: Actor, options: { label?: string; at?: Date } = {}): Promise<NewKeyResult & { replaced: SigningKeyRecord }> {
     const old = await this.current(brand, purpose, options.label);
     this.checkRotatable(old);
-    const now = this.clock();
-    const at = options.at && options.at > now ? options.at : now;
-    return { ...(await this.create(brand, purpose, actor, { since: at, replaces: old })), replaced: old };
+    return { ...(await this.create(brand, purpose, actor, { ...(options.at ? { since: options.at } : {}), replaces: old })), replaced: old };
   }
 
   /**

@@ -71,11 +71,7 @@ export interface NewKey {
 export class SigningKeyRepository {
   constructor(private readonly db: Database) {}
 
-  /** Registers a key once; registering the same label again returns the first record. */
-  async register(label: string, keyId: string, purpose: KeyPurpose, brandId?: number): Promise<SigningKeyRecord> {
-    return this.add({ label, keyId, purpose, ...(brandId !== undefined ? { brandId } : {}) });
-  }
-
+  /** Registers a key once; registering the same label again returns the first record (a set-up run again). */
   async add(k: NewKey): Promise<SigningKeyRecord> {
     const existing = await this.db('signing_keys').where({ label: k.label }).first();
     if (existing) return toKey(existing);

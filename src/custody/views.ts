@@ -1,5 +1,4 @@
 import type { Ceremony, CeremonyOutcome } from './ceremony-store.js';
-import type { Custody } from './custody.js';
 import { keyStateAt, type KeyState } from './key-state.js';
 import type { SigningKeyRecord } from './signing-keys.js';
 
@@ -47,13 +46,14 @@ export function keyViews(keys: readonly SigningKeyRecord[], now: Date): KeyView[
   }));
 }
 
-export async function ceremonyView(custody: Custody, c: Ceremony): Promise<CeremonyView> {
-  const { brandId, executedAt, result, ...rest } = c;
-  return { ...rest, brand: (await custody.brands.byId(brandId))?.accountId ?? '', executedAt: executedAt ?? null, result: result ?? null };
+/** A ceremony as shown, under `brand` (the account id its brand id stands for: every caller named it). */
+export function ceremonyView(c: Ceremony, brand: string): CeremonyView {
+  const { brandId: _id, executedAt, result, ...rest } = c;
+  return { ...rest, brand, executedAt: executedAt ?? null, result: result ?? null };
 }
 
-export async function outcomeView(custody: Custody, o: CeremonyOutcome): Promise<OutcomeView> {
-  return { outcome: o.outcome, ceremony: o.ceremony ? await ceremonyView(custody, o.ceremony) : null, result: o.outcome === 'executed' ? asJson(o.result) : null };
+export function outcomeView(o: CeremonyOutcome, brand: string): OutcomeView {
+  return { outcome: o.outcome, ceremony: o.ceremony ? ceremonyView(o.ceremony, brand) : null, result: o.outcome === 'executed' ? asJson(o.result) : null };
 }
 
 /** An action's result as JSON: assertions as their encoded text. */

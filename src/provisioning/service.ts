@@ -23,7 +23,7 @@ import { ApiKeyRepository, type ApiKeyRecord } from './api-keys.js';
 import { ProvisioningError } from './errors.js';
 import { MAX_SERIAL_LENGTH, transient } from './transient.js';
 import { IssuanceWriter, type IssuanceWrite } from './issuance-writer.js';
-import { ShortCache } from './short-cache.js';
+import { ShortCache } from '../db/short-cache.js';
 import { apiKeyIsForModel, modelIsEnabled, readSerialRequest, sentModelIsRegistered, type AdmissionCheck, type Registration } from './admission.js';
 import { RequestIdRepository } from './request-ids.js';
 import { SerialRepository, type IssuanceLogEntry } from './serials.js';

@@ -43,7 +43,6 @@ const FindingShape = z.object({ kind: z.string(), brand: z.string(), subject: z.
 export function custodyRoutes(api: CustodyApi): AdminRoute[] {
   const brandOf = (id: string) => api.ceremonies.brand(id);
   const ofBrand = (brand: string, id: number) => api.ceremonies.ofBrand(brand, id);
-  const ceremonyOut = (c: Ceremony) => ceremonyView(api.custody, c);
   return [
     route({
       method: 'get',
@@ -91,7 +90,7 @@ export function custodyRoutes(api: CustodyApi): AdminRoute[] {
       query: z.object({ open: z.enum(['true', 'false']).optional() }),
       target: ({ params }) => params.brand,
       response: z.object({ items: z.array(Ceremony) }),
-      handle: async ({ params, query }) => ({ items: await Promise.all((await api.ceremonies.list({ brand: params.brand, ...(query.open ? { open: query.open === 'true' } : {}) })).map(ceremonyOut)) }),
+      handle: async ({ params, query }) => ({ items: (await api.ceremonies.list({ brand: params.brand, ...(query.open ? { open: query.open === 'true' } : {}) })).map((c) => ceremonyView(c, params.brand)) }),
     }),
     route({
       method: 'get',
@@ -102,7 +101,7 @@ export function custodyRoutes(api: CustodyApi): AdminRoute[] {
       params: CeremonyParam,
       target: ({ params }) => params.brand,
       response: Ceremony,
-      handle: async ({ params }) => ceremonyOut(await ofBrand(params.brand, params.id)),
+      handle: async ({ params }) => ceremonyView(await ofBrand(params.brand, params.id), params.brand),
     }),
     route({
       method: 'post',
@@ -114,7 +113,7 @@ export function custodyRoutes(api: CustodyApi): AdminRoute[] {
       target: ({ params }) => params.brand,
       response: Outcome,
       status: 201,
-      handle: async ({ principal, params, body }) => outcomeView(api.custody, await request(api, principal, body.action, { ...body.params, brand: params.brand }, body.expiresInSeconds)),
+      handle: async ({ principal, params, body }) => outcomeView(await request(api, principal, body.action, { ...body.params, brand: params.brand }, body.expiresInSeconds), params.brand),
     }),
     route({
       method: 'post',
@@ -126,7 +125,7 @@ export function custodyRoutes(api: CustodyApi): AdminRoute[] {
       response: Outcome,
       handle: async ({ principal, params }) => {
         await ofBrand(params.brand, params.id);
-        return outcomeView(api.custody, await api.ceremonies.approve(principal, params.id));
+        return outcomeView(await api.ceremonies.approve(principal, params.id), params.brand);
       },
     }),
   ];

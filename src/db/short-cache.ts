@@ -1,8 +1,8 @@
 /**
- * What registration reads on every request and changes rarely (API keys,
- * models, a brand's keys), kept for a few seconds: a change made here clears
- * it at once, one made by another process shows within `ttlMs`. A failed
- * read is not kept.
+ * What is read from the database on every request and changes rarely (API
+ * keys, models, a brand's keys and chains), kept for a few seconds: a change
+ * made in this process clears it at once, one made by another process shows
+ * within `ttlMs`. A failed read is not kept.
  */
 export class ShortCache {
   private readonly entries = new Map<string, { until: number; value: Promise<unknown> }>();
