@@ -34,7 +34,17 @@ export type Action =
   | 'key.read'
   | 'ceremony.read'
   | 'ceremony.propose'
-  | 'ceremony.approve';
+  | 'ceremony.approve'
+  | 'station.read'
+  | 'station.manage'
+  | 'allowlist.import'
+  | 'hardware-identity.read'
+  | 'hardware-identity.import'
+  | 'system-user.read'
+  | 'system-user.create'
+  | 'remodel.read'
+  | 'remodel.manage'
+  | 'report.read';
 
 /**
  * What an action needs:
@@ -83,4 +93,15 @@ export const POLICY: Readonly<Record<Action, Requirement>> = {
   'ceremony.read': { scope: 'store', roles: ['admin', 'security-officer'] },
   'ceremony.propose': { scope: 'store', roles: ['admin', 'security-officer'] },
   'ceremony.approve': { scope: 'store', roles: ['security-officer'] },
+  // Factory lines, on the brand's store: administrators run them; security officers may look.
+  'station.read': { scope: 'store', roles: ['admin', 'security-officer'] },
+  'station.manage': { scope: 'store', roles: ['admin'] },
+  'allowlist.import': { scope: 'store', roles: ['admin'] },
+  'hardware-identity.read': { scope: 'store', roles: ['admin', 'security-officer'] },
+  'hardware-identity.import': { scope: 'store', roles: ['admin'] },
+  'system-user.read': { scope: 'store', roles: ['admin'] },
+  'system-user.create': { scope: 'store', roles: ['admin'] },
+  'remodel.read': { scope: 'store', roles: ['admin', 'security-officer'] },
+  'remodel.manage': { scope: 'store', roles: ['admin'] },
+  'report.read': { scope: 'store', roles: ['admin', 'security-officer'] },
 };

@@ -9,6 +9,7 @@ import { catalog } from './migrations/0007-catalog.js';
 import { deviceSessions } from './migrations/0008-device-sessions.js';
 import { keyLifecycle } from './migrations/0009-key-lifecycle.js';
 import { auditCheckpoints } from './migrations/0010-audit-checkpoints.js';
+import { factoryLines } from './migrations/0011-factory-lines.js';
 
 /**
  * The schema, one entry per change, never edited once released. Runs
@@ -26,5 +27,6 @@ export const MIGRATIONS: ReadonlyArray<{ name: string; up: (db: Knex) => Promise
   deviceSessions,
   keyLifecycle,
   auditCheckpoints,
+  factoryLines,
 ];
 

@@ -16,6 +16,35 @@ export type ProvisioningErrorCode =
   | 'ERR_SERIAL_INVALID'
   | 'ERR_SERIAL_CONFLICT'
   | 'ERR_REMODEL_UNSUPPORTED'
+  /** Stations (factory lines): who may provision what, when, and how much. */
+  | 'ERR_STATION_UNKNOWN'
+  | 'ERR_STATION_EXISTS'
+  | 'ERR_STATION_MODEL'
+  | 'ERR_STATION_DISABLED'
+  | 'ERR_STATION_NOT_OPEN'
+  | 'ERR_STATION_CLOSED'
+  | 'ERR_QUOTA_EXCEEDED'
+  | 'ERR_SERIAL_PATTERN'
+  | 'ERR_SERIAL_NOT_ALLOWED'
+  /** A bad line in an allow-list file: nothing of the file is applied. */
+  | 'ERR_ALLOWLIST_INVALID'
+  /** Hardware-identity onboarding. */
+  | 'ERR_HARDWARE_IDENTITY_REQUIRED'
+  | 'ERR_HARDWARE_IDENTITY_UNKNOWN'
+  | 'ERR_HARDWARE_IDENTITY_SIGNATURE'
+  | 'ERR_HARDWARE_IDENTITY_USED'
+  | 'ERR_HARDWARE_IDENTITY_INVALID'
+  | 'ERR_HARDWARE_IDENTITY_ISSUER'
+  /** Remodel re-registration. */
+  | 'ERR_REMODEL_NOT_ALLOWED'
+  | 'ERR_REMODEL_SERIAL_INVALID'
+  | 'ERR_REMODEL_DEVICE_KEY'
+  | 'ERR_REMODEL_RULE_UNKNOWN'
+  /** System-user assertions for factory service accounts. */
+  | 'ERR_SYSTEM_USER_INVALID'
+  | 'ERR_SYSTEM_USER_UNKNOWN'
+  /** More registrations wait for the HSM than the queue holds. */
+  | 'ERR_QUEUE_FULL'
   /** A fault on our side that may pass: HSM busy or away, database locked, overload. */
   | 'ERR_TEMPORARILY_UNAVAILABLE';
 
