@@ -73,7 +73,7 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
         ...(config.hsm.signers !== undefined ? { signers: config.hsm.signers } : {}),
         signTimeoutMs: config.hsm.signTimeoutMs,
         // Every registration in flight may wait for a signer; beyond that the device API answers 503 itself.
-        maxQueue: config.device.maxInFlight,
+        maxQueue: Math.max(config.device.maxInFlight, config.device.queueMax),
         onEvent: (e) => logger.warn({ event: e.type, ...('reason' in e ? { reason: e.reason } : {}) }, 'hsm'),
       }));
     const signing = timedKeyStore(keystore, metrics);
@@ -83,7 +83,11 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
     // What an upload cut short left in the blob store's temporary folder.
     const swept = await snaps.blobs.sweep();
     if (swept > 0) logger.info({ files: swept }, 'removed unfinished uploads');
-    const provisioning = new ProvisioningService(db, signing, { custody, models }, { requestIdTtlMs: config.device.requestIdTtlSeconds * 1000 });
+    const provisioning = new ProvisioningService(db, signing, { custody, models }, {
+      requestIdTtlMs: config.device.requestIdTtlSeconds * 1000,
+      queue: { max: config.device.queueMax, answerWithinMs: config.device.answerWithinSeconds * 1000, keepAnswersMs: config.device.keepAnswersMinutes * 60_000 },
+      observe: (e) => metrics.registrations.inc({ station: e.station, brand: e.brandId, model: e.model, outcome: e.outcome }),
+    });
     await provisioning.start();
     const store = new StoreService(db, custody, snaps.blobs, {
       publicUrl: storePublicUrl(config),
@@ -131,6 +135,7 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
       metrics,
       async close() {
         stopMaintenance();
+        await provisioning.stop();
         await audit.stopCheckpoints();
         await ks.close();
         await db.destroy();
@@ -161,6 +166,7 @@ function timedKeyStore(store: KeyStore, metrics: Metrics): KeyStore {
     signDigest,
     destroy: (ref) => store.destroy(ref),
     health: () => store.health(),
+    ...(store.isAvailable ? { isAvailable: (ref: string) => store.isAvailable!(ref) } : {}),
     close: () => store.close(),
     ...(store.load ? { load: () => store.load!() } : {}),
   };

@@ -51,6 +51,13 @@ export const ConfigSchema = z.strictObject({
         snap: 'device.body-timeout',
       }).default(10),
       headersTimeoutSeconds: opt(z.number().int().min(1).max(300), { description: 'a connection whose request headers are not complete after this is closed', snap: 'device.headers-timeout' }).default(10),
+      answerWithinSeconds: opt(z.number().min(0.1).max(25), {
+        description: "how long a serial request waits for the HSM before it is answered 202 (snapd posts it again later and gets the serial): keep it well under snapd's 30 s timeout",
+        env: 'SERIAL_VAULT_DEVICE_ANSWER_WITHIN',
+        snap: 'device.answer-within',
+      }).default(5),
+      queueMax: opt(z.number().int().min(1), { description: 'registrations that may wait for the HSM at once (answered or not); past this a device gets a 503 and retries', snap: 'device.queue-max' }).default(1000),
+      keepAnswersMinutes: opt(z.number().int().min(1).max(1440), { description: "how long the answer of a registration answered 202 is kept for snapd's re-post (it posts again every 60 s)", snap: 'device.keep-answers' }).default(10),
     })
     .prefault({}),
   admin: z

@@ -153,6 +153,7 @@ export async function serveAdmin(vault: Vault): Promise<Listening> {
     logger: vault.logger,
     ready: readiness(vault),
     beforeScrape: () => {
+      vault.metrics.registrationQueue.set(vault.provisioning.queued);
       const load = vault.keystore.load?.();
       if (load) {
         vault.metrics.hsmQueueDepth.set(load.queued);
@@ -163,6 +164,7 @@ export async function serveAdmin(vault: Vault): Promise<Listening> {
       accounts: vault.accounts,
       snaps: vault.snaps,
       custody: { custody: vault.custody, ceremonies: vault.ceremonies, keyHealth: () => vault.keyHealth() },
+      provisioning: vault.provisioning,
       sso: await signInFor(vault.config, publicUrl),
       cookieKey: await vaultSecret(vault.db, 'cookie-key'),
       publicUrl,

@@ -156,4 +156,42 @@ export class ModelService {
     const signed = await signAssertion(nextRevisionHeaders(current, { timestamp: formatRfc3339(this.clock()) }), current.body, await this.custody.signerFor(key.label));
     return this.importModel(signed, { checkCatalog: false }, actor);
   }
+
+  /**
+   * Lets another serials key of the brand sign the model's serials beside
+   * its own: each in its own HSM token or slot, so signing spreads over
+   * them and goes on when one token fails.
+   */
+  async addSerialKey(brandAccountId: string, name: string, keyLabel: string, actor: Actor = OPERATOR_ACTOR): Promise<number[]> {
+    const model = await this.find(brandAccountId, name);
+    if (!model) throw new CatalogError('ERR_MODEL_INVALID', `model ${brandAccountId}/${name} is not registered in this vault`);
+    const brand = (await this.custody.brands.byAccountId(brandAccountId))!;
+    const key = await this.custody.keys.byLabel(keyLabel);
+    if (!key || key.purpose !== 'serials' || key.brandId !== brand.id) throw new CatalogError('ERR_MODEL_INVALID', `"${keyLabel}" is not a serials key of brand "${brandAccountId}"`);
+    if (!usableAt(key, this.clock())) throw new CatalogError('ERR_MODEL_INVALID', `key "${keyLabel}" is ${keyStateAt(key, this.clock())}: only a key in use signs serials`);
+    if (key.id === model.signingKeyId) throw new CatalogError('ERR_MODEL_INVALID', `key "${keyLabel}" is already model ${name}'s own key`);
+    return new UnitOfWork(this.db, this.clock).run(actor, async (trx, record) => {
+      await trx('model_serial_keys').insert({ model_id: model.id, signing_key_id: key.id }).onConflict(['model_id', 'signing_key_id']).ignore();
+      await record({ action: 'model.serial-key.add', targetType: 'model', targetId: `${brandAccountId}/${name}`, storeId: brandAccountId, before: null, after: { label: key.label, keyId: key.keyId } });
+      return new ModelRepository(trx).serialKeyIds(model.id);
+    });
+  }
+
+  /** Stops a key signing the model's serials beside its own key. False when it did not. */
+  async removeSerialKey(brandAccountId: string, name: string, keyLabel: string, actor: Actor = OPERATOR_ACTOR): Promise<boolean> {
+    const model = await this.find(brandAccountId, name);
+    if (!model) throw new CatalogError('ERR_MODEL_INVALID', `model ${brandAccountId}/${name} is not registered in this vault`);
+    const key = await this.custody.keys.byLabel(keyLabel);
+    if (!key) return false;
+    return new UnitOfWork(this.db, this.clock).run(actor, async (trx, record) => {
+      const n = await trx('model_serial_keys').where({ model_id: model.id, signing_key_id: key.id }).delete();
+      if (n === 0) return false;
+      await record({ action: 'model.serial-key.remove', targetType: 'model', targetId: `${brandAccountId}/${name}`, storeId: brandAccountId, before: { label: key.label }, after: null });
+      return true;
+    });
+  }
+
+  serialKeyIds(model: ModelRecord): Promise<number[]> {
+    return this.repository.serialKeyIds(model.id);
+  }
 }

@@ -6,6 +6,10 @@ import { CatalogError } from './errors.js';
 
 export type SerialPolicy = 'device' | 'template';
 
+/** How a model's devices show they may have a serial: an API key, or a hardware identity imported beforehand. */
+export const PROVISIONING_METHODS = ['api-key', 'hardware-identity'] as const;
+export type ProvisioningMethod = (typeof PROVISIONING_METHODS)[number];
+
 export interface ModelRecord {
   readonly id: number;
   readonly brandId: number;
@@ -17,6 +21,7 @@ export interface ModelRecord {
   readonly serialPolicy: SerialPolicy;
   readonly serialTemplate: string | undefined;
   readonly allowReprovision: boolean;
+  readonly provisioning: ProvisioningMethod;
 }
 
 export interface ModelSettings {
@@ -24,6 +29,7 @@ export interface ModelSettings {
   readonly serialTemplate?: string;
   readonly allowReprovision?: boolean;
   readonly enabled?: boolean;
+  readonly provisioning?: ProvisioningMethod;
 }
 
 /** `{model}` and `{n}` or `{n:08}` (zero-padded): the only template fields. */
@@ -54,6 +60,7 @@ const toModel = (r: Record<string, unknown>): ModelRecord => ({
   serialPolicy: r['serial_policy'] === 'template' ? 'template' : 'device',
   serialTemplate: (r['serial_template'] as string | null) ?? undefined,
   allowReprovision: bool(r['allow_reprovision']),
+  provisioning: r['provisioning'] === 'hardware-identity' ? 'hardware-identity' : 'api-key',
 });
 
 /** Registered models: their signed assertion, the key that signs their serials and the serial policy. */
@@ -79,6 +86,7 @@ export class ModelRepository {
         serial_template: settings.serialTemplate ?? existing?.serial_template ?? null,
         allow_reprovision: settings.allowReprovision ?? bool(existing?.allow_reprovision),
         enabled: settings.enabled ?? (existing ? bool(existing.enabled) : true),
+        provisioning: settings.provisioning ?? existing?.provisioning ?? 'api-key',
       };
       if (existing) await trx('models').where({ id: existing.id }).update(values);
       else await trx('models').insert({ brand_id: brandId, name, created_at: nowIso(), ...values });
@@ -99,6 +107,11 @@ export class ModelRepository {
 
   async list(): Promise<ModelRecord[]> {
     return (await this.query().orderBy(['brands.account_id', 'models.name'])).map(toModel);
+  }
+
+  /** Keys beside the model's own that sign its serials too (several tokens), by signing_keys row id. */
+  async serialKeyIds(modelId: number): Promise<number[]> {
+    return ((await this.db('model_serial_keys').where({ model_id: modelId }).orderBy('signing_key_id')) as Array<{ signing_key_id: number }>).map((r) => Number(r.signing_key_id));
   }
 
   async assertion(model: ModelRecord): Promise<Assertion> {

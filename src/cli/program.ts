@@ -12,6 +12,8 @@ import { deviceCommand } from './commands/device.js';
 import { snapCommand } from './commands/snap.js';
 import { catalogCommand } from './commands/catalog.js';
 import { vaultCommands } from './commands/vault.js';
+import { stationCommands } from './commands/station.js';
+import { systemUserCommand } from './commands/system-user.js';
 import { CliError, type CliIo } from './io.js';
 
 const VERSION = (() => {
@@ -38,6 +40,8 @@ export function buildProgram(io: CliIo): Command {
   // The key lifecycle joins the raw HSM commands under `key`, the brand's chain joins `export`.
   const exportCmd = program.commands.find((c) => c.name() === 'export')!;
   for (const cmd of custodyCommands(io, key, exportCmd as unknown as Command)) program.addCommand(cmd);
+  for (const cmd of stationCommands(io)) program.addCommand(cmd);
+  program.addCommand(systemUserCommand(io));
   program.addCommand(deviceCommand(io));
   program.addCommand(catalogCommand(io));
   program.addCommand(snapCommand(io), { hidden: true });

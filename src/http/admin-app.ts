@@ -13,12 +13,15 @@ import { mountSignIn } from './admin/sign-in.js';
 import type { Metrics } from './metrics.js';
 import { accessLog, errors, sendJson } from './middleware.js';
 import type { CustodyApi } from './admin/routes/custody.js';
+import type { ProvisioningService } from '../provisioning/service.js';
 
 export interface AdminApiOptions {
   readonly accounts: AccountsService;
   readonly snaps: SnapService;
   /** Keys and ceremonies. */
   readonly custody: CustodyApi;
+  /** Factory lines: stations, allow-lists, hardware identities, system-users, remodel rules, reports. */
+  readonly provisioning: ProvisioningService;
   readonly sso: OidcSignIn | undefined;
   /** Signs the sign-in cookie and derives CSRF tokens; a per-vault secret. */
   readonly cookieKey: Buffer;
@@ -72,7 +75,7 @@ export function adminApp(options: AdminAppOptions): Koa & AdminAppExtras {
   const api = options.api;
   if (api) {
     const sealer = new CookieSealer(api.cookieKey);
-    routes = adminRoutes(api.accounts, api.snaps, api.custody, (id) => sealer.csrfFor(id));
+    routes = adminRoutes(api.accounts, api.snaps, api.custody, api.provisioning, (id) => sealer.csrfFor(id));
     const document = openApiDocument(routes, api.version);
     router.get('/api/v1/openapi.json', async function describeApi(ctx) {
       sendJson(ctx, 200, document);

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import Koa, { type Context, type Next } from 'koa';
 import getRawBody from 'raw-body';
 import type { Logger } from 'pino';
-import type { ProvisioningService } from '../provisioning/service.js';
+import { PENDING, type ProvisioningService } from '../provisioning/service.js';
 import type { Metrics } from './metrics.js';
 import { HttpError } from './errors.js';
 import { accessLog, errors, sendJson } from './middleware.js';
@@ -123,6 +123,11 @@ export function deviceApp(service: ProvisioningService, options: DeviceAppOption
 
   router.post(`${base}serial`, requireApiKey(service), limit, assertionBody(options.maxBodyBytes, options.bodyTimeoutMs), async function issueSerial(ctx) {
     const result = await service.issueSerial({ apiKey: ctx.get('api-key') || undefined, body: ctx.state['body'] as Buffer, clientAddress: ctx.ip });
+    if (result === PENDING) {
+      // snapd keeps this serial-request and posts it again later; the vault keeps the answer for it.
+      sendJson(ctx, 202, { status: 'pending', message: 'the serial is being signed: post the same serial-request again later' });
+      return;
+    }
     ctx.state['serial'] = result.serial;
     options.metrics?.serialsIssued.inc({ brand: result.brandId, model: result.model, outcome: result.outcome });
     ctx.status = 200;

@@ -12,6 +12,13 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly serialsIssued = new Counter({ name: 'serial_vault_serials_issued_total', help: 'Serial assertions answered, by brand, model and outcome (issued, repeated, reprovisioned)', labelNames: ['brand', 'model', 'outcome'] as const, registers: [this.registry] });
+  readonly registrations = new Counter({
+    name: 'serial_vault_registrations_total',
+    help: 'Serial requests by station, brand, model and outcome (issued, repeated, reprovisioned, queued, refused:CODE)',
+    labelNames: ['station', 'brand', 'model', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly registrationQueue = new Gauge({ name: 'serial_vault_registration_queue_depth', help: 'Registrations being signed now, answered 202 or still waiting', registers: [this.registry] });
   readonly refusals = new Counter({ name: 'serial_vault_refusals_total', help: 'Requests refused, by error code', labelNames: ['code'] as const, registers: [this.registry] });
   readonly storeRequests = new Counter({
     name: 'serial_vault_store_requests_total',

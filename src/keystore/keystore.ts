@@ -48,6 +48,8 @@ export interface KeyStore {
   close(): Promise<void>;
   /** How loaded the signers are right now, for metrics (cheap, no HSM call). */
   load?(): { readonly signers: number; readonly busy: number; readonly queued: number };
+  /** Whether the token holding `ref` is up, as last seen (cheap, no HSM call); absent means always. */
+  isAvailable?(ref: string): boolean;
 }
 
 /** The assertion codec's `Signer` for one key of a keystore. */

@@ -15,11 +15,10 @@ export type ProvisioningErrorCode =
   /** A proposed serial the vault cannot store (too long). */
   | 'ERR_SERIAL_INVALID'
   | 'ERR_SERIAL_CONFLICT'
-  | 'ERR_REMODEL_UNSUPPORTED'
   /** Stations (factory lines): who may provision what, when, and how much. */
   | 'ERR_STATION_UNKNOWN'
   | 'ERR_STATION_EXISTS'
-  | 'ERR_STATION_MODEL'
+  | 'ERR_STATION_INVALID'
   | 'ERR_STATION_DISABLED'
   | 'ERR_STATION_NOT_OPEN'
   | 'ERR_STATION_CLOSED'

@@ -3,6 +3,8 @@ import { nowIso } from '../db/errors.js';
 import { CustodyError } from '../custody/errors.js';
 import { usableAt } from '../custody/key-state.js';
 import { SigningKeyRepository } from '../custody/signing-keys.js';
+import { ProvisioningError } from './errors.js';
+import { StationQuotas, type QuotaCharge } from './quotas.js';
 import { logRow, type IssuanceLogEntry, type IssuedSerial } from './serials.js';
 
 /** One issuance to store: the serial, its log row, the request-id it uses and the template number it takes. */
@@ -19,6 +21,25 @@ export interface IssuanceWrite {
   readonly number?: number;
   /** A serial given again to a new device key (re-provisioning). */
   readonly replaces?: IssuedSerial;
+  /** The station counters the serial counts in. */
+  readonly quota?: QuotaCharge;
+  /** The hardware identity the serial is bound to. */
+  readonly identityId?: number;
+}
+
+/** Each station window counted once per batch, by the serials of the batch in it. */
+async function chargeQuotas(trx: Database, writes: readonly IssuanceWrite[]): Promise<void> {
+  const sums = new Map<string, { charge: QuotaCharge; n: number }>();
+  for (const w of writes) {
+    if (!w.quota) continue;
+    for (const window of w.quota.windows) {
+      const key = `${w.quota.stationId}\0${window.window}`;
+      const had = sums.get(key);
+      if (had) had.n++;
+      else sums.set(key, { charge: { ...w.quota, windows: [window] }, n: 1 });
+    }
+  }
+  for (const { charge, n } of sums.values()) await StationQuotas.charge(trx, charge, n);
 }
 
 interface Pending {
@@ -88,7 +109,7 @@ export class IssuanceWriter {
     if (consumes.length > 0) {
       // A used request-id is a row: a second use is a unique violation.
       await trx('request_ids').insert(
-        consumes.map(({ consume: c }) => ({ id: c!.requestId, api_key_id: c!.apiKeyId, expires_at: nowIso(c!.expiresAt), used_at: at, used_by: c!.hash })),
+        consumes.map(({ consume: c }) => ({ id: c!.requestId, api_key_id: c!.apiKeyId || null, expires_at: nowIso(c!.expiresAt), used_at: at, used_by: c!.hash })),
       );
     }
     const fresh = writes.filter((w) => !w.replaces);
@@ -105,6 +126,15 @@ export class IssuanceWriter {
     const keys = new Map((await new SigningKeyRepository(trx).byIds([...new Set(writes.map((w) => w.signingKeyRowId))])).map((k) => [k.id, k]));
     if (writes.some((w) => { const k = keys.get(w.signingKeyRowId); return !k || !usableAt(k, w.signedAt); })) {
       throw new CustodyError('ERR_SIGNING_KEY_UNUSABLE', 'the key chosen to sign this serial was rotated or revoked a moment ago; try again');
+    }
+    await chargeQuotas(trx, writes);
+    for (const w of writes.filter((x) => x.identityId !== undefined)) {
+      // One identity onboards one device: a second device key is refused here, whatever raced.
+      const bound = await trx('hardware_identities')
+        .where({ id: w.identityId })
+        .andWhere((q) => q.whereNull('device_key_id').orWhere({ device_key_id: w.deviceKeyId }))
+        .update({ device_key_id: w.deviceKeyId, model_id: w.modelId, serial: w.serial, bound_at: at });
+      if (Number(bound) === 0) throw new ProvisioningError('ERR_HARDWARE_IDENTITY_USED', 'this hardware identity has just onboarded another device');
     }
     await trx('issuance_log').insert(writes.map(({ log }) => logRow(log, at)));
     // The change feed: each serial issued (or given to a new key) is announced in the same transaction.

@@ -73,7 +73,7 @@ export class RequestIdRepository {
   async consume(trx: Database, id: string, apiKeyId: number, requestHash: string, expiresAt: Date): Promise<void> {
     // Already there means the same request raced itself (a re-post): nothing to add.
     await trx('request_ids')
-      .insert({ id, api_key_id: apiKeyId, expires_at: nowIso(expiresAt), used_at: nowIso(this.clock()), used_by: requestHash })
+      .insert({ id, api_key_id: apiKeyId || null, expires_at: nowIso(expiresAt), used_at: nowIso(this.clock()), used_by: requestHash })
       .onConflict('id')
       .ignore();
   }

@@ -20,6 +20,12 @@ export interface IssuanceLogEntry {
   readonly clientAddress?: string;
   /** The vault instance that wrote the row. */
   readonly origin?: string;
+  /** The station whose API key asked. */
+  readonly station?: string;
+  /** On a remodel: the serial the device had, as brand/model/serial. */
+  readonly original?: string;
+  /** The hardware identity the device proved (its key's SHA3-384). */
+  readonly hardwareIdKey?: string;
 }
 
 /** The issuance_log row of an entry. */
@@ -34,6 +40,9 @@ export function logRow(log: IssuanceLogEntry, issuedAt: string): Record<string, 
     request_id: log.requestId ?? null,
     client_address: log.clientAddress ?? null,
     origin: log.origin ?? null,
+    station: log.station ?? null,
+    original: log.original ?? null,
+    hardware_id_key: log.hardwareIdKey ?? null,
     issued_at: issuedAt,
   };
 }

@@ -1,36 +1,45 @@
 import { createHash } from 'node:crypto';
-import {
-  AssertionError,
-  decodeStream,
-  encodeStream,
-  formatRfc3339,
-  signAssertion,
-  type Assertion,
-} from '../assertions/index.js';
-import { formatSerial, type ModelRecord } from '../catalog/models.js';
-import type { Database } from '../db/database.js';
-import { isUniqueViolation } from '../db/errors.js';
-import { vaultSecret } from '../db/settings.js';
-import { keyStoreSigner, type KeyStore } from '../keystore/keystore.js';
+import type { Assertion, SerialRequestView } from '../assertions/index.js';
+import type { ModelRecord } from '../catalog/models.js';
 import type { ModelService } from '../catalog/model-service.js';
+import type { Database } from '../db/database.js';
+import { vaultSecret } from '../db/settings.js';
+import type { KeyStore } from '../keystore/keystore.js';
 import type { Custody } from '../custody/custody.js';
-import type { SigningKeyRecord } from '../custody/signing-keys.js';
 import { CustodyError } from '../custody/errors.js';
-import { signingKeyAt } from '../custody/key-state.js';
 import { COMMITTED } from '../audit/unit-of-work.js';
+import { ShortCache } from '../db/short-cache.js';
+import { VaultError } from '../errors.js';
 import { ApiKeyAdmin } from './api-key-admin.js';
 import { ApiKeyRepository, type ApiKeyRecord } from './api-keys.js';
 import { ProvisioningError } from './errors.js';
-import { MAX_SERIAL_LENGTH, transient } from './transient.js';
-import { IssuanceWriter, type IssuanceWrite } from './issuance-writer.js';
-import { ShortCache } from '../db/short-cache.js';
-import { apiKeyIsForModel, modelIsEnabled, readSerialRequest, sentModelIsRegistered, type AdmissionCheck, type Registration } from './admission.js';
+import { transient } from './transient.js';
+import { IssuanceWriter } from './issuance-writer.js';
+import { keyAdmitsModel, modelIsEnabled, readSerialRequest, sentModelIsRegistered, stationIsOpen, type AdmissionCheck, type Registration } from './admission.js';
+import { SerialIssuer, type IssueResult, type Nonce } from './issuer.js';
+import { prepareIssuance } from './issuance-plan.js';
+import { serialChecks } from './serial-checks.js';
+import { QUEUE_DEFAULTS, type QueueOptions, RegistrationQueue, PENDING, type Pending } from './registration-queue.js';
+import { RegistrationStats, type RegistrationOutcome } from './registration-stats.js';
+import { RemodelRules, checkOldSerial } from './remodel.js';
 import { RequestIdRepository } from './request-ids.js';
-import { SerialRepository, type IssuanceLogEntry } from './serials.js';
+import { SerialRepository } from './serials.js';
+import { StationQuotas } from './quotas.js';
+import { StationAdmin } from './station-admin.js';
+import { StationRepository, type StationRecord } from './stations.js';
+import { HardwareIdentities } from './hardware-identity-gate.js';
+import { FactoryLines } from './factory-lines.js';
+import { SystemUserService } from './system-users.js';
+
+export { PENDING, type Pending } from './registration-queue.js';
+export type { IssueResult } from './issuer.js';
 
 export interface ProvisioningOptions {
   readonly requestIdTtlMs: number;
+  readonly queue?: QueueOptions;
   readonly clock?: () => Date;
+  /** Told of every registration's outcome (the metrics). */
+  readonly observe?: (event: { station: string; brandId: string; model: string; outcome: RegistrationOutcome }) => void;
 }
 
 export interface IssueInput {
@@ -40,75 +49,94 @@ export interface IssueInput {
   readonly clientAddress?: string;
 }
 
-export interface IssueResult {
-  /** serial, brand account, account-key: enough for a device on an offline network. */
-  readonly stream: Buffer;
-  readonly serial: string;
-  readonly brandId: string;
-  readonly model: string;
-  readonly outcome: IssuanceLogEntry['outcome'];
-}
-
-/** The request-id's part in an issuance: the request's hash, and the use to record if it is fresh. */
-interface Nonce {
-  readonly requestHash: string;
-  readonly consume?: IssuanceWrite['consume'];
-}
-
-/** An admitted registration, with what issuing its serial needs. */
-interface Issuance extends Registration {
-  readonly nonce: Nonce;
-  readonly signingKey: SigningKeyRecord;
-  /** Chosen from the brand's keys as cached: may be stale by a change another process made. */
-  readonly signingKeyFromCache: boolean;
-  /** The moment the key was chosen for, and the serial's timestamp. */
-  readonly at: Date;
-  readonly deviceKeyId: string;
-  readonly log: Omit<IssuanceLogEntry, 'serial' | 'outcome'>;
-}
-
 const CACHE_MS = 5000;
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /**
  * Device registration, as snapd's devicestate expects it: request ids, then
- * serial-requests checked and answered with a serial signed in the HSM.
- * Idempotent per (brand, model, device key); every answer is logged in the
- * same transaction as the serial it gives.
+ * serial-requests admitted (API key and its station, hardware identity,
+ * remodel policy) and answered with a serial signed in the HSM, or a 202
+ * while the HSM catches up. Idempotent per (brand, model, device key);
+ * every answer is logged in the same transaction as the serial it gives.
  */
 export class ProvisioningService {
   readonly apiKeys: ApiKeyRepository;
   /** Creating and revoking API keys, audited. */
   readonly apiKeyAdmin: ApiKeyAdmin;
+  readonly stations: StationRepository;
+  /** Creating and changing stations, audited. */
+  readonly stationAdmin: StationAdmin;
+  readonly quotas: StationQuotas;
   readonly requestIds: RequestIdRepository;
   readonly serials: SerialRepository;
+  readonly remodelRules: RemodelRules;
+  readonly hardwareIdentities: HardwareIdentities;
+  /** Registrations per hour, station, model and outcome. */
+  readonly stats: RegistrationStats;
+  /** system-user assertions for factory service accounts, signed in the HSM, revisions tracked. */
+  readonly systemUsers: SystemUserService;
+  /** Stations, their API keys, remodel rules and reports, by name: what the CLI and the admin API call. */
+  readonly factory: FactoryLines;
   private readonly writer: IssuanceWriter;
+  private readonly issuer: SerialIssuer;
+  private readonly queue: RegistrationQueue<IssueResult>;
   /** The admission checks, in order (see admission.ts). */
   private readonly admission: readonly AdmissionCheck[];
   private origin = '';
+  /** Moves on with every registration: which of a model's keys signs first. */
+  private turn = 0;
   private readonly clock: () => Date;
-  /** API keys, models and the brand's keys, for a few seconds (short-cache.ts). */
+  /** API keys, stations, models and the brand's keys, for a few seconds (short-cache.ts). */
   private readonly cache = new ShortCache(CACHE_MS);
 
   constructor(
     private readonly db: Database,
     private readonly keystore: KeyStore,
     private readonly parts: { readonly custody: Custody; readonly models: ModelService },
-    options: ProvisioningOptions,
+    private readonly options: ProvisioningOptions,
   ) {
     this.clock = options.clock ?? (() => new Date());
     this.apiKeys = new ApiKeyRepository(db);
     this.apiKeyAdmin = new ApiKeyAdmin(db, this.clock);
+    this.stations = new StationRepository(db);
+    this.stationAdmin = new StationAdmin(db, this.clock);
+    this.quotas = new StationQuotas(db);
     this.requestIds = new RequestIdRepository(db, options.requestIdTtlMs, this.clock);
     this.serials = new SerialRepository(db, this.clock);
+    this.remodelRules = new RemodelRules(db, this.clock);
+    this.hardwareIdentities = new HardwareIdentities(db, this.clock);
+    this.stats = new RegistrationStats(db, this.clock);
     this.writer = new IssuanceWriter(db, this.clock);
-    // A key rotated or revoked, a model or API key changed here: read again at once.
+    this.systemUsers = new SystemUserService(db, parts.custody, this.clock);
+    this.factory = new FactoryLines({
+      stations: this.stations,
+      admin: this.stationAdmin,
+      apiKeys: this.apiKeys,
+      quotas: this.quotas,
+      rules: this.remodelRules,
+      stats: this.stats,
+      models: parts.models,
+      clock: this.clock,
+    });
+    this.issuer = new SerialIssuer(db, keystore, {
+      custody: parts.custody,
+      serials: this.serials,
+      requestIds: this.requestIds,
+      writer: this.writer,
+      quotas: this.quotas,
+      serialChecks: serialChecks(db, this.cache),
+    });
+    // A refusal the job ended in is the answer for its re-post; a fault that may pass is tried again.
+    this.queue = new RegistrationQueue(options.queue ?? QUEUE_DEFAULTS, (e) => e instanceof VaultError && !(e instanceof ProvisioningError && e.code === 'ERR_TEMPORARILY_UNAVAILABLE'));
+    // A key rotated or revoked, a model, station or API key changed here: read again at once.
     db.on(COMMITTED, () => this.cache.clear());
     this.admission = [
-      apiKeyIsForModel,
+      keyAdmitsModel,
+      stationIsOpen(this.clock),
       modelIsEnabled,
-      sentModelIsRegistered((model) => this.cache.get(`assertion\0${model.assertionId}`, () => this.parts.models.assertion(model)).catch(transient)),
+      sentModelIsRegistered((model) => this.modelAssertion(model)),
+      (r) => this.remodelIsAllowed(r),
     ];
   }
 
@@ -120,192 +148,158 @@ export class ProvisioningService {
     await this.serials.releaseAllReservations();
   }
 
-  private async authenticate(apiKey: string | undefined): Promise<ApiKeyRecord> {
+  /** Waits for registrations answered 202 that are still being signed, and writes the figures counted. */
+  async stop(): Promise<void> {
+    await this.queue.drain();
+    await this.stats.flush();
+  }
+
+  /** Registrations being signed now (answered or not). */
+  get queued(): number {
+    return this.queue.depth;
+  }
+
+  private modelAssertion(model: ModelRecord): Promise<Assertion> {
+    return this.cache.get(`assertion\0${model.assertionId}`, () => this.parts.models.assertion(model)).catch(transient);
+  }
+
+  /** Whether some model onboards by hardware identity, so a device may come without an API key. */
+  private keylessAllowed(): Promise<boolean> {
+    return this.cache.get('keyless', () => this.parts.models.list().then((ms) => ms.some((m) => m.provisioning === 'hardware-identity'))).catch(transient);
+  }
+
+  private async authenticate(apiKey: string | undefined): Promise<ApiKeyRecord | undefined> {
+    if (apiKey === undefined && (await this.keylessAllowed())) return undefined;
     const record = await this.cache.get(`key\0${apiKey ?? ''}`, () => this.apiKeys.verify(apiKey)).catch(transient);
     if (!record) {
+      this.count({ station: '', brandId: '', model: '' }, 'refused:ERR_API_KEY_INVALID');
       throw new ProvisioningError('ERR_API_KEY_INVALID', apiKey ? 'the api-key header is not a valid API key of this vault' : 'the api-key header is missing: set it in the gadget\'s device-service.headers');
     }
     return record;
   }
 
-  /** Refuses a missing or invalid api-key; answered from a short cache. */
+  /** Refuses a missing or invalid api-key (missing is fine while some model onboards by hardware identity); answered from a short cache. */
   async checkApiKey(apiKey: string | undefined): Promise<void> {
     await this.authenticate(apiKey);
   }
 
   async newRequestId(apiKey: string | undefined): Promise<string> {
     const key = await this.authenticate(apiKey);
-    return this.requestIds.create(key.id).catch(transient);
+    // A device without a key gets an id bound to no key (0): its hardware identity stands in at serial time.
+    return this.requestIds.create(key?.id ?? 0).catch(transient);
+  }
+
+  private count(r: { station: string; brandId: string; model: string }, outcome: RegistrationOutcome): void {
+    const event = { ...r, outcome };
+    this.stats.count(event);
+    this.options.observe?.(event);
   }
 
   /**
    * A registration, as a list of named steps: who is asking, what they ask,
    * for which model, whether they are admitted, whether the request-id is
-   * fresh; then the serial they already have, or a new one.
+   * fresh, which hardware identity they prove; then the serial they
+   * already have, or a new one, or a 202 while the HSM catches up.
    */
-  async issueSerial(input: IssueInput): Promise<IssueResult> {
+  async issueSerial(input: IssueInput): Promise<IssueResult | Pending> {
     const key = await this.authenticate(input.apiKey);
-    const { request, sent } = readSerialRequest(input.body);
-    const registration = await this.identifyModel(key, request, sent, input.clientAddress);
-    for (const check of this.admission) await check(registration);
-    const nonce = await this.useRequestId(registration);
-    const issuance = await this.prepare(registration, nonce);
+    const station = key ? await this.cache.get(`station\0${key.stationId}`, () => this.stations.byId(key.stationId)).catch(transient) : undefined;
+    const who = { station: station?.name ?? '', brandId: station?.brandId ?? '', model: '' };
     try {
-      return (await this.repeatFor(issuance)) ?? (await this.issueNew(issuance));
+      const { request, sent, remodel } = readSerialRequest(input.body);
+      const registration = await this.identifyModel(key, station, request, sent, remodel, input.clientAddress);
+      Object.assign(who, { brandId: registration.model.brandAccountId, model: registration.model.name });
+      for (const check of this.admission) await check(registration);
+      const nonce = await this.useRequestId(registration);
+      const identity = await this.proveIdentity(registration);
+      const result = await this.queue.run(nonce.requestHash, () => this.issue(registration, nonce, identity));
+      this.count(who, result === PENDING ? 'queued' : result.outcome);
+      return result;
+    } catch (e) {
+      if (e instanceof VaultError) this.count(who, `refused:${e.code}`);
+      throw e;
+    }
+  }
+
+  /** The serial the device has, or a new one; a key choice made stale by another process is made once more. */
+  private async issue(r: Registration, nonce: Nonce, identity: { id: number; keyDigest: string } | undefined): Promise<IssueResult> {
+    const plan = () =>
+      prepareIssuance(r, nonce, identity, {
+        custody: this.parts.custody,
+        keystore: this.keystore,
+        cache: this.cache,
+        serialKeyIds: (id) => this.parts.models.repository.serialKeyIds(id),
+        clock: this.clock,
+        origin: this.origin,
+        turn: this.turn++,
+      });
+    const issuance = await plan();
+    try {
+      return (await this.issuer.repeatFor(issuance)) ?? (await this.issuer.issueNew(issuance));
     } catch (e) {
       // The key chosen from a cached read was rotated or revoked by another process a moment ago:
       // read the brand's keys again and sign once more with the key in use now.
       if (!(e instanceof CustodyError && e.code === 'ERR_SIGNING_KEY_UNUSABLE' && issuance.signingKeyFromCache)) throw e;
-      this.cache.delete(`brand-keys\0${registration.model.brandAccountId}`);
-      const fresh = await this.prepare(registration, nonce);
-      return (await this.repeatFor(fresh)) ?? (await this.issueNew(fresh));
+      this.cache.delete(`brand-keys\0${r.model.brandAccountId}`);
+      const fresh = await plan();
+      return (await this.issuer.repeatFor(fresh)) ?? (await this.issuer.issueNew(fresh));
     }
   }
 
-  /** The registered model the serial-request names; the API key's own model is read from the cache. */
-  private async identifyModel(key: ApiKeyRecord, request: Registration['request'], sent: Assertion[], clientAddress: string | undefined): Promise<Registration> {
+  /** The registered model the serial-request names and, on remodel, the one the device leaves. */
+  private async identifyModel(
+    key: ApiKeyRecord | undefined,
+    station: StationRecord | undefined,
+    request: Registration['request'],
+    sent: Assertion[],
+    remodel: ReturnType<typeof readSerialRequest>['remodel'],
+    clientAddress: string | undefined,
+  ): Promise<Registration> {
+    const find = (brandId: string, name: string) => this.cache.get(`model\0${brandId}\0${name}`, () => this.parts.models.find(brandId, name)).catch(transient);
     const { brandId, model: name } = request.view;
-    const keyModel = await this.cache.get(`model\0${key.modelId}`, () => this.parts.models.byId(key.modelId)).catch(transient);
-    const model = keyModel && keyModel.brandAccountId === brandId && keyModel.name === name ? keyModel : await this.parts.models.find(brandId, name).catch(transient);
+    const model = await find(brandId, name);
     if (!model) throw new ProvisioningError('ERR_MODEL_UNKNOWN', `model ${brandId}/${name} is not registered in this vault`);
-    return { key, keyModel, request, sent, model, clientAddress };
+    if (!remodel) return { key, station, request, sent, model, remodel: undefined, clientAddress };
+    const { brandId: fromBrand, model: fromName } = remodel.oldSerial.view;
+    const source = await find(fromBrand, fromName);
+    if (!source) throw new ProvisioningError('ERR_REMODEL_NOT_ALLOWED', `model ${fromBrand}/${fromName}, which the device leaves, is not registered in this vault, so no move from it is allowed`);
+    return { key, station, request, sent, model, remodel: { ...remodel, source }, clientAddress };
+  }
+
+  /** A remodel: the old serial verifies and is the asking device's; a rule allows the move into the target's store. */
+  private async remodelIsAllowed({ remodel, model, request }: Registration): Promise<void> {
+    if (!remodel) return;
+    checkOldSerial(remodel, request, await this.cache.get('trust', () => this.parts.custody.trust()).catch(transient));
+    const target = await this.modelAssertion(model);
+    const store = target.header('store');
+    await this.remodelRules.check(remodel.source, model, typeof store === 'string' ? store : undefined).catch(transient);
+  }
+
+  /**
+   * The hardware identity a device must prove: when its model or station
+   * onboards by hardware identity, or (remodels keep the method) when the
+   * model it leaves bound an identity to it.
+   */
+  private async proveIdentity({ model, station, remodel, request }: Registration): Promise<{ id: number; keyDigest: string } | undefined> {
+    const bound = remodel ? await this.hardwareIdentities.boundTo(remodel.source.id, request.view.deviceKey.id).catch(transient) : undefined;
+    if (model.provisioning !== 'hardware-identity' && station?.provisioning !== 'hardware-identity' && !bound) return undefined;
+    const identity = await this.hardwareIdentities.admit(request as Assertion<SerialRequestView>, model).catch(transient);
+    if (bound && bound.id !== identity.id) {
+      throw new ProvisioningError('ERR_HARDWARE_IDENTITY_SIGNATURE', `this device onboarded with another hardware identity than the one it presents now`);
+    }
+    return identity;
   }
 
   /** Single use, short lived, bound to the API key; the same serial-request may come again (after a 202). */
   private async useRequestId({ key, request }: Registration): Promise<Nonce> {
     const requestHash = sha256(request.encode());
-    const state = await this.requestIds.state(request.view.requestId, key.id).catch(transient);
+    const keyId = key?.id ?? 0;
+    const state = await this.requestIds.state(request.view.requestId, keyId).catch(transient);
     if (state.state === 'unknown') throw new ProvisioningError('ERR_REQUEST_ID_UNKNOWN', 'unknown request-id: ask for a new one');
     if (state.state === 'expired') throw new ProvisioningError('ERR_REQUEST_ID_EXPIRED', 'the request-id has expired: ask for a new one');
     if (state.state === 'used' && state.by !== requestHash) {
       throw new ProvisioningError('ERR_REQUEST_ID_USED', 'the request-id was already used by another serial-request: ask for a new one');
     }
-    return { requestHash, ...(state.state === 'fresh' ? { consume: { requestId: request.view.requestId, apiKeyId: key.id, hash: requestHash, expiresAt: state.expiresAt } } : {}) };
-  }
-
-  /** The key that signs the model's serials at this second (the serial's timestamp), and the log row every answer writes. */
-  private async prepare(r: Registration, nonce: Nonce): Promise<Issuance> {
-    const { model, request } = r;
-    const at = this.clock();
-    const key = `brand-keys\0${model.brandAccountId}`;
-    const fromCache = this.cache.has(key);
-    // The brand's keys are read at most every few seconds (at once after a change here); the choice is made per request.
-    const keys = await this.cache.get(key, () => this.parts.custody.keys.ofModelBrand(model.signingKeyId)).catch(transient);
-    const start = keys.find((k) => k.id === model.signingKeyId);
-    if (!start) throw new Error(`model ${model.name} has no signing key`);
-    const signingKey = signingKeyAt(start, keys, at);
-    const deviceKeyId = request.view.deviceKey.id;
-    const log = {
-      brandId: model.brandAccountId,
-      model: model.name,
-      deviceKeyId,
-      signingKeyId: signingKey.keyId,
-      requestId: request.view.requestId,
-      origin: this.origin,
-      ...(r.clientAddress ? { clientAddress: r.clientAddress } : {}),
-    };
-    return { ...r, nonce, signingKey, signingKeyFromCache: fromCache, at, deviceKeyId, log };
-  }
-
-  /** A device that already has its serial gets the same assertion back, byte for byte, and a log row saying so. */
-  private async repeatFor(i: Issuance): Promise<IssueResult | undefined> {
-    const existing = await this.serials.byDevice(i.model.id, i.deviceKeyId).catch(transient);
-    if (!existing) return undefined;
-    await this.db
-      .transaction(async (trx) => {
-        const c = i.nonce.consume;
-        if (c) await this.requestIds.consume(trx, c.requestId, c.apiKeyId, c.hash, c.expiresAt);
-        await this.serials.log(trx, { ...i.log, serial: existing.serial, outcome: 'repeated' });
-      })
-      .catch(transient);
-    const serial = decodeStream(Buffer.from(existing.assertion, 'utf8'));
-    // The chain of the key that signed it, which a rotation since may have retired.
-    return this.answer(serial, i.model, existing.serial, serial[0]?.signKeyId ?? i.signingKey.keyId, 'repeated');
-  }
-
-  /** The serial a new device gets: the next number of the model's template, or the one it proposes. */
-  private async chooseSerial({ model, request }: Issuance): Promise<{ serial: string; number?: number }> {
-    if (model.serialPolicy === 'template') {
-      const number = await this.serials.reserveNumber(model.id).catch(transient);
-      return { serial: formatSerial(model.serialTemplate ?? '{model}-{n:08}', { model: model.name, brand: model.brandAccountId, n: number }), number };
-    }
-    const serial = request.view.serial;
-    if (!serial) {
-      throw new ProvisioningError('ERR_SERIAL_MISSING', `model ${model.name} takes the serial the device proposes, and the serial-request has none: set registration.proposed-serial in the gadget`);
-    }
-    const length = [...serial].length;
-    if (length > MAX_SERIAL_LENGTH) {
-      throw new ProvisioningError('ERR_SERIAL_INVALID', `the proposed serial has ${length} characters; this vault takes serials of at most ${MAX_SERIAL_LENGTH}`);
-    }
-    return { serial };
-  }
-
-  /** Signs the serial in the HSM and writes it with its log row in one transaction; races end in the winner's answer. */
-  private async issueNew(i: Issuance): Promise<IssueResult> {
-    const { model, request, deviceKeyId, signingKey } = i;
-    const chosen = await this.chooseSerial(i);
-    const serial = chosen.serial;
-    let number = chosen.number;
-    try {
-      const holder = await this.serials.bySerial(model.id, serial).catch(transient);
-      if (holder?.deviceKeyId === deviceKeyId) {
-        // The same device, whose concurrent request (another request-id) committed since we looked.
-        const raced = await this.repeatFor(i);
-        if (raced) return raced;
-      }
-      if (holder && !model.allowReprovision) {
-        throw new ProvisioningError('ERR_SERIAL_CONFLICT', `serial ${serial} of ${model.brandAccountId}/${model.name} was already issued to another device key; this model does not allow re-provisioning`);
-      }
-      const signer = await keyStoreSigner(this.keystore, signingKey.label).catch(transient);
-      const signed = await signAssertion(
-        {
-          type: 'serial',
-          'authority-id': model.brandAccountId,
-          'brand-id': model.brandAccountId,
-          model: model.name,
-          serial,
-          'device-key': request.view.deviceKey.encoded,
-          'device-key-sha3-384': deviceKeyId,
-          timestamp: formatRfc3339(i.at),
-        },
-        request.body,
-        signer,
-      ).catch((e: unknown) => transient(e instanceof AssertionError && e.code === 'ERR_SIGNER_FAILED' && e.cause ? e.cause : e));
-      const outcome = holder ? 'reprovisioned' : 'issued';
-      await this.writer.submit({
-        modelId: model.id,
-        signingKeyRowId: signingKey.id,
-        signedAt: i.at,
-        serial,
-        deviceKeyId,
-        assertion: signed.encode().toString('utf8'),
-        log: { ...i.log, serial, outcome },
-        ...(i.nonce.consume ? { consume: i.nonce.consume } : {}),
-        ...(number !== undefined ? { number } : {}),
-        ...(holder ? { replaces: holder } : {}),
-      });
-      number = undefined;
-      return this.answer([signed], model, serial, signingKey.keyId, outcome);
-    } catch (e) {
-      if (isUniqueViolation(e)) {
-        // Lost a race: the same device (answer with its serial), the request-id used by
-        // another request, or the same serial for another device.
-        const raced = await this.repeatFor(i);
-        if (raced) return raced;
-        const now = await this.requestIds.state(request.view.requestId, i.key.id).catch(transient);
-        if (now.state === 'used' && now.by !== i.nonce.requestHash) {
-          throw new ProvisioningError('ERR_REQUEST_ID_USED', 'the request-id was used by a concurrent request: ask for a new one');
-        }
-        throw new ProvisioningError('ERR_SERIAL_CONFLICT', `serial ${serial} of ${model.brandAccountId}/${model.name} was just issued to another device key`);
-      }
-      return transient(e);
-    } finally {
-      if (number !== undefined) await this.serials.releaseNumber(model.id, number).catch(() => undefined);
-    }
-  }
-
-  private async answer(serial: Assertion[], model: ModelRecord, serialNumber: string, signingKeyId: string, outcome: IssueResult['outcome']): Promise<IssueResult> {
-    const chain = await this.parts.custody.brandChain(model.brandAccountId, signingKeyId).catch(transient);
-    return { stream: encodeStream([...serial, ...chain]), serial: serialNumber, brandId: model.brandAccountId, model: model.name, outcome };
+    return { requestHash, ...(state.state === 'fresh' ? { consume: { requestId: request.view.requestId, apiKeyId: keyId, hash: requestHash, expiresAt: state.expiresAt } } : {}) };
   }
 }

@@ -93,6 +93,19 @@ const SAMPLES: Record<string, (who: string, ids: { target: number; upload: strin
   'get /api/v1/brands/:brand/ceremonies/:id': () => ({ path: `/api/v1/brands/${BRAND_STORE}/ceremonies/999999` }),
   'post /api/v1/brands/:brand/ceremonies': () => ({ path: `/api/v1/brands/${BRAND_STORE}/ceremonies`, body: { action: 'ceremony.policy', params: { approvals: '2' } } }),
   'post /api/v1/brands/:brand/ceremonies/:id/approve': () => ({ path: `/api/v1/brands/${BRAND_STORE}/ceremonies/999999/approve` }),
+  'get /api/v1/brands/:brand/stations': () => ({ path: `/api/v1/brands/${BRAND_STORE}/stations` }),
+  'get /api/v1/brands/:brand/stations/:station': () => ({ path: `/api/v1/brands/${BRAND_STORE}/stations/demo-model` }),
+  'post /api/v1/brands/:brand/stations': (who) => ({ path: `/api/v1/brands/${BRAND_STORE}/stations`, body: { name: `line-${who}`, models: ['demo-model'], perHour: 10 } }),
+  'patch /api/v1/brands/:brand/stations/:station': () => ({ path: `/api/v1/brands/${BRAND_STORE}/stations/demo-model`, body: { perDay: 1000 } }),
+  'post /api/v1/brands/:brand/stations/:station/api-keys': (who) => ({ path: `/api/v1/brands/${BRAND_STORE}/stations/demo-model/api-keys`, body: { name: `key-${who}` } }),
+  'get /api/v1/brands/:brand/remodel-rules': () => ({ path: `/api/v1/brands/${BRAND_STORE}/remodel-rules` }),
+  'post /api/v1/brands/:brand/remodel-rules': () => ({ path: `/api/v1/brands/${BRAND_STORE}/remodel-rules`, body: { from: 'demo-model', to: 'demo-model' } }),
+  'delete /api/v1/brands/:brand/remodel-rules': () => ({ path: `/api/v1/brands/${BRAND_STORE}/remodel-rules?from=demo-model&to=demo-model` }),
+  'get /api/v1/brands/:brand/reports/registrations': () => ({ path: `/api/v1/brands/${BRAND_STORE}/reports/registrations?by=day` }),
+  'get /api/v1/brands/:brand/reports/registrations.csv': () => ({ path: `/api/v1/brands/${BRAND_STORE}/reports/registrations.csv` }),
+  'post /api/v1/brands/:brand/system-users': (who) => ({ path: `/api/v1/brands/${BRAND_STORE}/system-users`, body: { email: `${who}@matrix.test`, username: 'matrix', models: ['demo-model'], sshKeys: ['ssh-ed25519 AAAA matrix'] } }),
+  'get /api/v1/brands/:brand/system-users': () => ({ path: `/api/v1/brands/${BRAND_STORE}/system-users` }),
+  'get /api/v1/brands/:brand/system-users/:email': () => ({ path: `/api/v1/brands/${BRAND_STORE}/system-users/nobody@matrix.test` }),
 };
 
 const key = (r: { method: string; path: string }) => `${r.method.toLowerCase()} ${r.path}`;
@@ -310,6 +323,7 @@ function apiOptions(v: AdminTestVault) {
     accounts: v.vault.accounts,
     snaps: v.vault.snaps,
     custody: { custody: v.vault.custody, ceremonies: v.vault.ceremonies, keyHealth: () => v.vault.keyHealth() },
+    provisioning: v.vault.provisioning,
     sso: undefined,
     cookieKey: Buffer.alloc(32, 1),
     publicUrl: new URL(v.adminUrl),

@@ -51,12 +51,17 @@ export function captureLogger(): { logger: Logger; text: () => string } {
   return { logger: pino({ level: 'debug' }, sink), text: () => chunks.join('') };
 }
 
-/** Starts a vault with the demo brand and model on a real SoftHSM2 token, SQLite or PostgreSQL, on a loopback port. */
+/**
+ * Starts a vault with the demo brand and model on a real SoftHSM2 token,
+ * SQLite or PostgreSQL, on a loopback port. Registrations
+ * wait up to 20 s before a 202 (production: 5 s), so a loaded CI machine
+ * does not turn the tests that are not about queueing into 60 s polls.
+ */
 export async function startTestVault(dataDir: string, database: DatabaseKind, overrides: Partial<ConfigInput> = {}, pgConnection?: string): Promise<TestVault> {
   await initDataDir(dataDir, { port: 0, adminPort: 0, storePort: 0 });
   const db = database === 'pg' ? { client: 'pg' as const, connection: pgConnection ?? (await freshPostgresDatabase()) } : undefined;
   const { hsm: _hsm, ...rest } = overrides;
-  const config = await loadConfig(dataDir, { ...(db ? { database: db } : {}), ...rest, device: { port: 0, ...(overrides.device ?? {}) } as ConfigInput['device'] });
+  const config = await loadConfig(dataDir, { ...(db ? { database: db } : {}), ...rest, device: { port: 0, answerWithinSeconds: 20, ...(overrides.device ?? {}) } as ConfigInput['device'] });
   const capture = captureLogger();
   const vault = await openVault(config, { logger: capture.logger });
   try {

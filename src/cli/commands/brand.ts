@@ -7,13 +7,15 @@ import { addModelResign } from './custody.js';
 import { OPERATOR } from '../../accounts/principal.js';
 import { CliError, type CliIo } from '../io.js';
 import { dataDirOption, withVault } from './vault-options.js';
+import { targetOptions } from './target.js';
+import { stationApiKeyAction } from './station.js';
 
 const LOCAL_ROOT_NOTICE =
   'note: this is a local root authority for development and air-gapped demos. Real Ubuntu Core devices only trust Canonical\'s root: for them, register the brand\'s keys with Canonical and import the account and account-key it signs.\n';
 
 function modelLine(m: ModelRecord): string {
   const policy = m.serialPolicy === 'template' ? `serials from ${m.serialTemplate ?? '{model}-{n:08}'}` : 'serials proposed by devices';
-  return `${m.brandAccountId}/${m.name}  ${m.enabled ? 'enabled' : 'disabled'}, ${policy}${m.allowReprovision ? ', re-provisioning allowed' : ''}`;
+  return `${m.brandAccountId}/${m.name}  ${m.enabled ? 'enabled' : 'disabled'}, ${policy}${m.allowReprovision ? ', re-provisioning allowed' : ''}${m.provisioning === 'hardware-identity' ? ', onboarding by hardware identity' : ''}`;
 }
 
 const policyOptions = (cmd: Command<[string], Record<string, unknown>>) =>
@@ -21,10 +23,11 @@ const policyOptions = (cmd: Command<[string], Record<string, unknown>>) =>
     .addOption(new Option('--serial-policy <policy>', 'who chooses serials: the device (its proposed serial) or the vault (a template with a counter)').choices(['device', 'template']))
     .option('--serial-template <template>', 'for --serial-policy template: e.g. "{model}-{n:08}" ({brand}, {model}, {n} or {n:0W})')
     .option('--allow-reprovision', 'let a serial be issued again to a new device key (replaced boards)')
+    .addOption(new Option('--provisioning <method>', "how its devices show they may have a serial: an API key (the gadget's api-key header), or a hardware identity imported with hardware-identity import (no API key needed)").choices(['api-key', 'hardware-identity']))
     .option('--key <label>', 'the brand key (HSM label) that signs this model\'s serials; default the brand\'s first key')
     .option('--no-catalog-check', "register it even if the brand's store does not offer the snaps it names (e.g. Canonical's, not imported yet)");
 
-function settingsFrom(options: { serialPolicy?: string; serialTemplate?: string; allowReprovision?: boolean; key?: string; catalogCheck?: boolean }): ModelOptions {
+function settingsFrom(options: { serialPolicy?: string; serialTemplate?: string; allowReprovision?: boolean; provisioning?: string; key?: string; catalogCheck?: boolean }): ModelOptions {
   if (options.serialTemplate !== undefined) {
     try {
       checkSerialTemplate(options.serialTemplate);
@@ -36,6 +39,7 @@ function settingsFrom(options: { serialPolicy?: string; serialTemplate?: string;
     ...(options.serialPolicy ? { serialPolicy: options.serialPolicy as 'device' | 'template' } : options.serialTemplate ? { serialPolicy: 'template' as const } : {}),
     ...(options.serialTemplate ? { serialTemplate: options.serialTemplate } : {}),
     ...(options.allowReprovision ? { allowReprovision: true } : {}),
+    ...(options.provisioning ? { provisioning: options.provisioning as 'api-key' | 'hardware-identity' } : {}),
     ...(options.key ? { keyLabel: options.key } : {}),
     ...(options.catalogCheck === false ? { checkCatalog: false } : {}),
   };
@@ -231,17 +235,26 @@ export function brandCommands(io: CliIo): Command[] {
   addModelResign(model, io);
 
   const apikey = new Command('apikey').description('API keys for factory lines and devices (the gadget\'s api-key header)');
-  apikey
-    .command('create')
-    .description('create an API key for a model; printed once, stored only as a hash')
-    .requiredOption('--model <name>', 'model name, or brand/model')
-    .option('--name <name>', 'what the key is for, e.g. factory-line-1', 'default')
-    .addOption(dataDirOption())
-    .action(async (options) => {
+  targetOptions(
+    apikey
+      .command('create')
+      .description("create an API key of a station (--station), or of a model's own station (--model); printed once, stored only as a hash")
+      .option('--station <name>', 'the factory line it belongs to (with --brand)')
+      .option('--brand <account-id>', 'the brand of --station')
+      .option('--model <name>', 'model name, or brand/model: a key of the station named after the model (made with no limits on first use)')
+      .option('--name <name>', 'what the key is for, e.g. factory-line-1'),
+  ).action(async (options) => {
+      if (options.station) {
+        if (!options.brand) throw new CliError('--station needs --brand');
+        return stationApiKeyAction(io)({ ...options, station: options.station, brand: options.brand });
+      }
+      if (!options.model) throw new CliError('give --station NAME --brand B, or --model BRAND/MODEL');
+      const modelName = options.model;
+      const keyName = options.name ?? 'default';
       await withVault(options.dataDir, async (vault) => {
-        const m = await findModel(vault.models, options.model);
-        const { key } = await vault.provisioning.apiKeyAdmin.create(m, options.name);
-        io.stderr(`API key "${options.name}" for ${m.brandAccountId}/${m.name}; it is shown only now:\n`);
+        const m = await findModel(vault.models, modelName);
+        const { key } = await vault.provisioning.apiKeyAdmin.create(m, keyName);
+        io.stderr(`API key "${keyName}" for ${m.brandAccountId}/${m.name}; it is shown only now:\n`);
         io.stdout(`${key}\n`);
       });
     });

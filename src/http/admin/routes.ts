@@ -11,13 +11,16 @@ import { auditRoutes } from './routes/audit.js';
 import { snapsRoutes } from './routes/snaps.js';
 import { curationRoutes } from './routes/curation.js';
 import { custodyRoutes, type CustodyApi } from './routes/custody.js';
+import { stationRoutes } from './routes/stations.js';
+import { systemUserRoutes } from './routes/system-users.js';
+import type { ProvisioningService } from '../../provisioning/service.js';
 
 /**
  * The admin API (`/api/v1/…`), one file per resource in `routes/`. Each
  * entry names its policy action; the router adds authentication and the
  * policy check, and the OpenAPI document is written from this same list.
  */
-export function adminRoutes(accounts: AccountsService, snaps: SnapService, custody: CustodyApi, csrfFor: (sessionId: string) => string): AdminRoute[] {
+export function adminRoutes(accounts: AccountsService, snaps: SnapService, custody: CustodyApi, provisioning: ProvisioningService, csrfFor: (sessionId: string) => string): AdminRoute[] {
   return [
     ...meRoutes(accounts, csrfFor),
     ...brandsRoutes(accounts),
@@ -29,5 +32,7 @@ export function adminRoutes(accounts: AccountsService, snaps: SnapService, custo
     ...snapsRoutes(snaps),
     ...curationRoutes(snaps),
     ...custodyRoutes(custody),
+    ...stationRoutes(provisioning.factory),
+    ...systemUserRoutes(provisioning.systemUsers),
   ];
 }
