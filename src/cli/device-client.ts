@@ -43,6 +43,18 @@ export interface RegisterOptions {
    * rotation is not the model's.
    */
   readonly seed?: readonly Assertion[];
+  /**
+   * The gadget's prepare-serial-request hook: the body made from the
+   * request-id (e.g. a JSON with request-id-signature, for hardware-identity
+   * onboarding). Wins over `body`.
+   */
+  readonly prepareBody?: (requestId: string) => string | Promise<string>;
+  /** Extra serial-request headers: on a remodel, original-brand-id, original-model and original-serial. */
+  readonly requestHeaders?: Readonly<Record<string, string>>;
+  /** What follows the model in the stream: on a remodel, the device's current serial. */
+  readonly ancillary?: readonly Assertion[];
+  /** Told of every answer to the serial POST: its status and how long it took. */
+  readonly onAnswer?: (status: number, ms: number) => void;
   /** How many times to re-post after a 202 (snapd polls every 60 s). */
   readonly pollAttempts?: number;
   readonly pollDelayMs?: number;
@@ -109,19 +121,22 @@ export async function registerDevice(options: RegisterOptions): Promise<Registra
       'request-id': requestId,
       'device-key': signer.publicKey.encoded,
       ...(options.proposedSerial ? { serial: options.proposedSerial } : {}),
+      ...options.requestHeaders,
     },
-    options.body ? Buffer.from(options.body) : undefined,
+    options.prepareBody ? Buffer.from(await options.prepareBody(requestId)) : options.body ? Buffer.from(options.body) : undefined,
     signer,
     // snapd makes 4096-bit device keys; the vault takes what the device has.
     { minimumKeyBits: 1024 },
   );
-  const body = encodeStream([request, model]);
+  const body = encodeStream([request, model, ...(options.ancillary ?? [])]);
   const attempts = options.pollAttempts ?? 3;
   for (let attempt = 0; ; attempt++) {
+    const started = performance.now();
     const res = await post('serial', {
       headers: { ...headers, 'Content-Type': 'application/x.ubuntu.assertion', 'Snap-Device-Capabilities': 'serial-stream' },
       body,
     });
+    options.onAnswer?.(res.status, performance.now() - started);
     if (res.status === 202) {
       if (attempt + 1 >= attempts) throw new DeviceRegistrationError('the vault kept answering 202 (poll)', 'retry', 202);
       await new Promise((r) => setTimeout(r, options.pollDelayMs ?? 60_000));

@@ -14,6 +14,9 @@ import { initDataDir } from '../../src/setup/data-dir.js';
 import { freePort } from './net.js';
 import { startTestProvider, type TestAccount, type TestProvider } from './oidc.js';
 import { freshPostgresDatabase } from './postgres.js';
+import type { KeyStore } from '../../src/keystore/keystore.js';
+import { Pkcs11KeyStore } from '../../src/keystore/pkcs11/keystore.js';
+import { useSoftHsmConfig } from '../../src/keystore/pkcs11/softhsm.js';
 
 const generate = promisify(generateKeyPair);
 
@@ -57,13 +60,25 @@ export function captureLogger(): { logger: Logger; text: () => string } {
  * wait up to 20 s before a 202 (production: 5 s), so a loaded CI machine
  * does not turn the tests that are not about queueing into 60 s polls.
  */
-export async function startTestVault(dataDir: string, database: DatabaseKind, overrides: Partial<ConfigInput> = {}, pgConnection?: string): Promise<TestVault> {
+export async function startTestVault(
+  dataDir: string,
+  database: DatabaseKind,
+  overrides: Partial<ConfigInput> = {},
+  pgConnection?: string,
+  options: { readonly wrapKeystore?: (real: KeyStore) => KeyStore } = {},
+): Promise<TestVault> {
   await initDataDir(dataDir, { port: 0, adminPort: 0, storePort: 0 });
   const db = database === 'pg' ? { client: 'pg' as const, connection: pgConnection ?? (await freshPostgresDatabase()) } : undefined;
   const { hsm: _hsm, ...rest } = overrides;
   const config = await loadConfig(dataDir, { ...(db ? { database: db } : {}), ...rest, device: { port: 0, answerWithinSeconds: 20, ...(overrides.device ?? {}) } as ConfigInput['device'] });
   const capture = captureLogger();
-  const vault = await openVault(config, { logger: capture.logger });
+  let keystore: KeyStore | undefined;
+  if (options.wrapKeystore) {
+    // The real token, opened as openVault would, behind the test's wrapper (a rate limiter, a fault).
+    if (config.hsm.softhsmConf) useSoftHsmConfig(config.hsm.softhsmConf);
+    keystore = options.wrapKeystore(await Pkcs11KeyStore.open({ uri: config.hsm.uri, maxQueue: 10_000 }));
+  }
+  const vault = await openVault(config, { logger: capture.logger, ...(keystore ? { keystore } : {}) });
   try {
     const demo = await createDemo(vault);
     const http = await serveDevices(vault);
