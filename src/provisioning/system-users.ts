@@ -243,3 +243,37 @@ function auditView(a: Assertion<SystemUserView>) {
   const v = a.view;
   return { revision: a.revision, username: v.username, name: v.name, models: v.models, serials: v.serials, sshKeys: v.sshKeys.length, password: v.password !== '', forcePasswordChange: v.forcePasswordChange, since: formatRfc3339(v.since), until: formatRfc3339(v.until) };
 }
+
+/** What people read of a system-user: everything but its keys and password hash. */
+export interface SystemUserSummary {
+  readonly email: string;
+  readonly username: string;
+  readonly name: string;
+  readonly revision: number;
+  readonly models: string[];
+  readonly serials: string[];
+  /** How many ssh keys it carries. */
+  readonly sshKeys: number;
+  /** Whether it carries a password (never the hash). */
+  readonly password: boolean;
+  readonly forcePasswordChange: boolean;
+  readonly since: string;
+  readonly until: string;
+}
+
+export function systemUserSummary(a: Assertion<SystemUserView>): SystemUserSummary {
+  const v = a.view;
+  return {
+    email: v.email,
+    username: v.username,
+    name: v.name,
+    revision: a.revision,
+    models: [...v.models],
+    serials: [...v.serials],
+    sshKeys: v.sshKeys.length,
+    password: v.password !== '',
+    forcePasswordChange: v.forcePasswordChange,
+    since: formatRfc3339(v.since),
+    until: formatRfc3339(v.until),
+  };
+}

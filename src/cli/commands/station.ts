@@ -1,31 +1,11 @@
 import { Command, Option } from '@commander-js/extra-typings';
-import { OPERATOR, type Principal } from '../../accounts/principal.js';
 import type { StationUpdate, StationView } from '../../provisioning/factory-lines.js';
 import { reportCsv } from '../../provisioning/registration-stats.js';
-import { adminCliError } from '../admin-client.js';
 import { localFactoryOps, remoteFactoryOps, type FactoryOps } from '../factory-client.js';
 import { CliError, type CliIo } from '../io.js';
-import { readToken, targetOptions, type Target } from './target.js';
-import { asCliError, withVault } from './vault-options.js';
+import { targetOptions, withPerson, type Target } from './target.js';
 
-/** The stations' side chosen: the admin API (--url), or the data directory as the token's person, else the operator. */
-async function withFactory<T>(o: Target, fn: (ops: FactoryOps) => Promise<T>): Promise<T> {
-  try {
-    if (o.url) return await fn(remoteFactoryOps(o.url, await readToken(o)));
-    const token = o.tokenFile || process.env['SERIAL_VAULT_TOKEN'] ? await readToken(o) : undefined;
-    return await withVault(o.dataDir, async (vault) => {
-      let principal: Principal = OPERATOR;
-      if (token) {
-        const person = await vault.accounts.authenticateToken(token);
-        if (!person) throw new CliError('the access token is not valid (expired, revoked or mistyped): make a new one with serial-vault token create');
-        principal = person;
-      }
-      return fn(localFactoryOps(vault, principal));
-    });
-  } catch (e) {
-    throw adminCliError(asCliError(e));
-  }
-}
+const withFactory = <T>(o: Target, fn: (ops: FactoryOps) => Promise<T>) => withPerson(o, { local: localFactoryOps, remote: remoteFactoryOps }, fn);
 
 const count = (v: string, name: string) => {
   if (!/^\d+$/.test(v)) throw new CliError(`${name} takes a whole number, not "${v}"`);

@@ -1,18 +1,12 @@
 import { writeFile } from 'node:fs/promises';
 import { Command, Option } from '@commander-js/extra-typings';
-import { formatRfc3339, parseRfc3339, type Assertion, type SystemUserView } from '../../assertions/index.js';
-import type { SystemUserService } from '../../provisioning/system-users.js';
-import type { Vault } from '../../vault.js';
+import { decodeAssertion, formatRfc3339, parseRfc3339 } from '../../assertions/index.js';
+import type { SystemUserSummary } from '../../provisioning/system-users.js';
 import { CliError, type CliIo } from '../io.js';
-import { dataDirOption, withVault } from './vault-options.js';
+import { localSystemUserOps, remoteSystemUserOps, type SystemUserOps } from '../system-user-client.js';
+import { targetOptions, withPerson, type Target } from './target.js';
 
-/**
- * The vault's system-user service. Until ProvisioningService carries
- * `systemUsers`, one is made here on the vault's database and custody.
- */
-function systemUsersOf(vault: Vault): SystemUserService {
-  return vault.provisioning.systemUsers;
-}
+const withSystemUsers = <T>(o: Target, fn: (ops: SystemUserOps) => Promise<T>) => withPerson(o, { local: localSystemUserOps, remote: remoteSystemUserOps }, fn);
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -23,11 +17,10 @@ function time(option: string, text: string | undefined): Date | undefined {
   return t;
 }
 
-function summary(a: Assertion<SystemUserView>): string {
-  const v = a.view;
-  const login = [v.sshKeys.length > 0 ? `${v.sshKeys.length} ssh key${v.sshKeys.length === 1 ? '' : 's'}` : '', v.password ? 'password' : ''].filter(Boolean).join(' and ');
+function summary(v: SystemUserSummary): string {
+  const login = [v.sshKeys > 0 ? `${v.sshKeys} ssh key${v.sshKeys === 1 ? '' : 's'}` : '', v.password ? 'password' : ''].filter(Boolean).join(' and ');
   const devices = v.serials.length > 0 ? `${v.serials.length} serial${v.serials.length === 1 ? '' : 's'} of ${v.models.join(', ')}` : v.models.join(', ');
-  return `${v.email}  ${v.username}  revision ${a.revision}  ${devices}  ${login}  ${formatRfc3339(v.since)} – ${formatRfc3339(v.until)}`;
+  return `${v.email}  ${v.username}  revision ${v.revision}  ${devices}  ${login}  ${v.since} – ${v.until}`;
 }
 
 /** `system-user create|show|list`: a brand's permits for local accounts on its devices, signed in the HSM. */
@@ -37,7 +30,7 @@ export function systemUserCommand(io: CliIo): Command {
   const sshKeys = async (files: readonly string[]) => (await Promise.all(files.map(read))).flatMap((t) => t.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#')));
 
   const cmd = new Command('system-user').description("system-user assertions: local accounts (factory service accounts) that the brand's devices create from a USB stick or with snap create-user --known");
-  cmd
+  targetOptions(cmd
     .command('create')
     .description('sign a system-user with the brand\'s models key in the HSM; the same brand and email again is its next revision')
     .requiredOption('--brand <account-id>', 'the brand that signs it')
@@ -52,8 +45,7 @@ export function systemUserCommand(io: CliIo): Command {
     .option('--force-password-change', 'the user must choose a new password at first login')
     .option('--since <time>', 'valid from (RFC 3339; default now)')
     .option('--until <time>', 'valid until (RFC 3339; default a year after --since)')
-    .option('--out <file>', 'write the assertion to a file instead of standard output')
-    .addOption(dataDirOption())
+    .option('--out <file>', 'write the assertion to a file instead of standard output'))
     .action(async (o) => {
       const since = time('--since', o.since);
       const until = time('--until', o.until);
@@ -61,8 +53,8 @@ export function systemUserCommand(io: CliIo): Command {
       const password = o.passwordFile !== undefined ? (await read(o.passwordFile)).replace(/\r?\n$/, '') : undefined;
       const passwordHash = o.passwordHashFile !== undefined ? (await read(o.passwordHashFile)).trim() : undefined;
       const keys = await sshKeys(o.sshKeyFile);
-      await withVault(o.dataDir, async (vault) => {
-        const a = await systemUsersOf(vault).create({
+      await withSystemUsers(o, async (ops) => {
+        const made = await ops.create({
           brand: o.brand,
           email: o.email,
           username: o.username,
@@ -76,28 +68,29 @@ export function systemUserCommand(io: CliIo): Command {
           ...(since ? { since } : {}),
           ...(until ? { until } : {}),
         });
-        if (o.out) await writeFile(o.out, a.encode());
-        else io.stdout(a.encode().toString('utf8'));
-        io.stderr(`system-user ${o.brand}/${a.view.email} revision ${a.revision}, valid ${formatRfc3339(a.view.since)} – ${formatRfc3339(a.view.until)}\n`);
+        const a = decodeAssertion(Buffer.from(made.assertion, 'utf8'));
+        if (o.out) await writeFile(o.out, made.assertion);
+        else io.stdout(made.assertion);
+        const v = a.is('system-user') ? a.view : undefined;
+        io.stderr(`system-user ${o.brand}/${o.email} revision ${made.revision}${v ? `, valid ${formatRfc3339(v.since)} – ${formatRfc3339(v.until)}` : ''}\n`);
       });
     });
-  cmd
+  targetOptions(cmd
     .command('show')
     .description('print the latest revision of a system-user assertion')
     .requiredOption('--brand <account-id>', 'the brand')
-    .requiredOption('--email <email>', 'the email it was issued for')
-    .addOption(dataDirOption())
+    .requiredOption('--email <email>', 'the email it was issued for'))
     .action(async (o) => {
-      await withVault(o.dataDir, async (vault) => io.stdout((await systemUsersOf(vault).get(o.brand, o.email)).encode().toString('utf8')));
+      await withSystemUsers(o, async (ops) => io.stdout(await ops.get(o.brand, o.email)));
     });
-  cmd
+  targetOptions(cmd
     .command('list')
     .description("the brand's system-users, latest revisions")
-    .requiredOption('--brand <account-id>', 'the brand')
-    .addOption(dataDirOption())
+    .requiredOption('--brand <account-id>', 'the brand'))
     .action(async (o) => {
-      await withVault(o.dataDir, async (vault) => {
-        const all = await systemUsersOf(vault).list(o.brand);
+      await withSystemUsers(o, async (ops) => {
+        const all = await ops.list(o.brand);
+        if (o.json) return io.stdout(`${JSON.stringify(all, null, 2)}\n`);
         io.stdout(all.length === 0 ? `brand "${o.brand}" has issued no system-users\n` : `${all.map(summary).join('\n')}\n`);
       });
     });

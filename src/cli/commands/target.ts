@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { Option, type Command, type OptionValues } from '@commander-js/extra-typings';
 import { CliError } from '../io.js';
-import { dataDirOption, withVault } from './vault-options.js';
+import { asCliError, dataDirOption, withVault } from './vault-options.js';
+import { OPERATOR, type Principal } from '../../accounts/principal.js';
+import { adminCliError } from '../admin-client.js';
 import type { Vault } from '../../app.js';
 
 /** Where a command acts: a local data directory (as the operator), or a vault's admin API with an access token. */
@@ -42,5 +44,32 @@ export async function withTarget<Ops, T>(
     return await withVault(o.dataDir, (vault) => fn(sides.local(vault)));
   } catch (e) {
     throw sides.asError(e);
+  }
+}
+
+/**
+ * Like `withTarget`, but locally as the person whose token is given (so
+ * their roles are checked and their name is in the audit log), else as the
+ * appliance's operator.
+ */
+export async function withPerson<Ops, T>(
+  o: Target,
+  sides: { local: (vault: Vault, principal: Principal) => Ops; remote: (url: string, token: string) => Ops },
+  fn: (ops: Ops) => Promise<T>,
+): Promise<T> {
+  try {
+    if (o.url) return await fn(sides.remote(o.url, await readToken(o)));
+    const token = o.tokenFile || process.env['SERIAL_VAULT_TOKEN'] ? await readToken(o) : undefined;
+    return await withVault(o.dataDir, async (vault) => {
+      let principal: Principal = OPERATOR;
+      if (token) {
+        const person = await vault.accounts.authenticateToken(token);
+        if (!person) throw new CliError('the access token is not valid (expired, revoked or mistyped): make a new one with serial-vault token create');
+        principal = person;
+      }
+      return fn(sides.local(vault, principal));
+    });
+  } catch (e) {
+    throw adminCliError(asCliError(e));
   }
 }

@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { actorOf } from '../../../accounts/principal.js';
-import { formatRfc3339, parseRfc3339, type Assertion, type SystemUserView } from '../../../assertions/index.js';
-import type { SystemUserService } from '../../../provisioning/system-users.js';
+import { parseRfc3339 } from '../../../assertions/index.js';
+import { systemUserSummary as summary, type SystemUserService } from '../../../provisioning/system-users.js';
 import { strip } from './common.js';
 import { route, type AdminRoute } from '../route.js';
 
@@ -46,11 +46,6 @@ const Summary = z
     until: z.string(),
   })
   .meta({ id: 'SystemUser' });
-
-const summary = (a: Assertion<SystemUserView>): z.input<typeof Summary> => {
-  const v = a.view;
-  return { email: v.email, username: v.username, name: v.name, revision: a.revision, models: [...v.models], serials: [...v.serials], sshKeys: v.sshKeys.length, password: v.password !== '', forcePasswordChange: v.forcePasswordChange, since: formatRfc3339(v.since), until: formatRfc3339(v.until) };
-};
 
 /** A brand's system-user assertions: issue (or re-issue as the next revision), list, and fetch one as snapd reads it. */
 export function systemUserRoutes(service: SystemUserService): AdminRoute[] {
