@@ -4,6 +4,7 @@ import { AssertionError, decodeStream, type HeaderValue } from '../../assertions
 import { checkSerialTemplate, type ModelRecord } from '../../catalog/models.js';
 import type { ModelOptions } from '../../catalog/model-service.js';
 import { addModelResign } from './custody.js';
+import { addModelSerialKeys } from './model-keys.js';
 import { OPERATOR } from '../../accounts/principal.js';
 import { CliError, type CliIo } from '../io.js';
 import { dataDirOption, withVault } from './vault-options.js';
@@ -233,6 +234,7 @@ export function brandCommands(io: CliIo): Command[] {
     });
 
   addModelResign(model, io);
+  addModelSerialKeys(model as unknown as Command, io);
 
   const apikey = new Command('apikey').description('API keys for factory lines and devices (the gadget\'s api-key header)');
   targetOptions(
