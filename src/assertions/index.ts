@@ -18,6 +18,7 @@ export {
   type SignOptions,
 } from './codec.js';
 export { AssertionError, isAssertionError, type AssertionErrorCode } from './errors.js';
+export { readHardwareBody, verifyRequestIdSignature, type HardwareBody } from './hardware-key.js';
 export { HEADER_NAME, parseHeaders, type HeaderMap, type HeaderValue, type Headers } from './headers.js';
 export { PublicKey } from './public-key.js';
 export {
@@ -31,6 +32,7 @@ export {
   verifySignature,
   type Signer,
 } from './signature.js';
+export { streamPieces, type StreamPiece } from './stream-reader.js';
 export { formatRfc3339, parseRfc3339 } from './time.js';
 export { TrustDatabase, type BatchEntry, type CheckResult, type TrustDatabaseOptions } from './trust.js';
 export { TYPES, isKnownType, typeSpec } from './type-table.js';
@@ -38,6 +40,7 @@ export type { AccountView } from './types/account.js';
 export type { AccountKeyView } from './types/account-key.js';
 export type { AccountKeyRequestView } from './types/account-key-request.js';
 export type { DeviceSessionRequestView } from './types/device-session-request.js';
+export { hardwareKeyDigest, type HardwareIdentityView } from './types/hardware-identity.js';
 export type { ModelGrade, ModelSnap, ModelView, StorageSafety } from './types/model.js';
 export { SERIES, type SerialView } from './types/serial.js';
 export type { SerialRequestView } from './types/serial-request.js';

@@ -4,6 +4,7 @@ import { accountKeyType } from './types/account-key.js';
 import { accountType } from './types/account.js';
 import { deviceSessionRequestType } from './types/device-session-request.js';
 import { genericType } from './types/generic.js';
+import { hardwareIdentityType } from './types/hardware-identity.js';
 import { modelType } from './types/model.js';
 import { serialRequestType } from './types/serial-request.js';
 import { serialType } from './types/serial.js';
@@ -27,6 +28,7 @@ export const TYPES: ReadonlyMap<string, TypeSpec<unknown>> = new Map<string, Typ
       systemUserType,
       snapDeclarationType,
       snapRevisionType,
+      hardwareIdentityType,
     ] as TypeSpec<unknown>[]
   ).map((t) => [t.name, t]),
 );

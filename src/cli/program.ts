@@ -14,6 +14,7 @@ import { catalogCommand } from './commands/catalog.js';
 import { vaultCommands } from './commands/vault.js';
 import { stationCommands } from './commands/station.js';
 import { systemUserCommand } from './commands/system-user.js';
+import { hardwareIdentityCommand } from './commands/hardware-identity.js';
 import { CliError, type CliIo } from './io.js';
 
 const VERSION = (() => {
@@ -42,6 +43,7 @@ export function buildProgram(io: CliIo): Command {
   for (const cmd of custodyCommands(io, key, exportCmd as unknown as Command)) program.addCommand(cmd);
   for (const cmd of stationCommands(io)) program.addCommand(cmd);
   program.addCommand(systemUserCommand(io));
+  program.addCommand(hardwareIdentityCommand(io));
   program.addCommand(deviceCommand(io));
   program.addCommand(catalogCommand(io));
   program.addCommand(snapCommand(io), { hidden: true });

@@ -27,7 +27,7 @@ import { SerialRepository } from './serials.js';
 import { StationQuotas } from './quotas.js';
 import { StationAdmin } from './station-admin.js';
 import { StationRepository, type StationRecord } from './stations.js';
-import { HardwareIdentities } from './hardware-identity-gate.js';
+import { HardwareIdentities } from './hardware-identities.js';
 import { FactoryLines } from './factory-lines.js';
 import { SystemUserService } from './system-users.js';
 

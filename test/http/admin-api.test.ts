@@ -104,6 +104,8 @@ const SAMPLES: Record<string, (who: string, ids: { target: number; upload: strin
   'get /api/v1/brands/:brand/reports/registrations': () => ({ path: `/api/v1/brands/${BRAND_STORE}/reports/registrations?by=day` }),
   'get /api/v1/brands/:brand/reports/registrations.csv': () => ({ path: `/api/v1/brands/${BRAND_STORE}/reports/registrations.csv` }),
   'post /api/v1/brands/:brand/system-users': (who) => ({ path: `/api/v1/brands/${BRAND_STORE}/system-users`, body: { email: `${who}@matrix.test`, username: 'matrix', models: ['demo-model'], sshKeys: ['ssh-ed25519 AAAA matrix'] } }),
+  'post /api/v1/brands/:brand/hardware-identities': () => ({ path: `/api/v1/brands/${BRAND_STORE}/hardware-identities`, body: '', contentType: 'application/x.ubuntu.assertion' }),
+  'get /api/v1/brands/:brand/hardware-identities': () => ({ path: `/api/v1/brands/${BRAND_STORE}/hardware-identities` }),
   'get /api/v1/brands/:brand/system-users': () => ({ path: `/api/v1/brands/${BRAND_STORE}/system-users` }),
   'get /api/v1/brands/:brand/system-users/:email': () => ({ path: `/api/v1/brands/${BRAND_STORE}/system-users/nobody@matrix.test` }),
 };

@@ -13,6 +13,7 @@ import { curationRoutes } from './routes/curation.js';
 import { custodyRoutes, type CustodyApi } from './routes/custody.js';
 import { stationRoutes } from './routes/stations.js';
 import { systemUserRoutes } from './routes/system-users.js';
+import { hardwareIdentityRoutes } from './routes/hardware-identities.js';
 import type { ProvisioningService } from '../../provisioning/service.js';
 
 /**
@@ -34,5 +35,6 @@ export function adminRoutes(accounts: AccountsService, snaps: SnapService, custo
     ...custodyRoutes(custody),
     ...stationRoutes(provisioning.factory),
     ...systemUserRoutes(provisioning.systemUsers),
+    ...hardwareIdentityRoutes({ hardwareIdentities: provisioning.hardwareIdentities, custody: custody.custody }),
   ];
 }
