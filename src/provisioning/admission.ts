@@ -54,11 +54,13 @@ export function readSerialRequest(body: Buffer): { request: Assertion<SerialRequ
 /**
  * An API key provisions the models of its station; on a remodel, snapd
  * sends the old gadget's key, so the station of either model admits it.
- * Without a key, only a model that onboards by hardware identity.
+ * Without a key, only a model that onboards by hardware identity (or, on
+ * a remodel, leaves one that does).
  */
 export function keyAdmitsModel({ key, station, model, remodel }: Registration): void {
   if (!key) {
-    if (model.provisioning === 'hardware-identity') return;
+    // Remodels keep the method: a device onboarded without a key moves without one, proving its identity again.
+    if (model.provisioning === 'hardware-identity' || remodel?.source.provisioning === 'hardware-identity') return;
     throw new ProvisioningError('ERR_API_KEY_INVALID', "the api-key header is missing: set it in the gadget's device-service.headers");
   }
   if (!station) throw new ProvisioningError('ERR_API_KEY_INVALID', 'this API key belongs to no station any more');

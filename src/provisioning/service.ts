@@ -282,7 +282,8 @@ export class ProvisioningService {
    */
   private async proveIdentity({ model, station, remodel, request }: Registration): Promise<{ id: number; keyDigest: string } | undefined> {
     const bound = remodel ? await this.hardwareIdentities.boundTo(remodel.source.id, request.view.deviceKey.id).catch(transient) : undefined;
-    if (model.provisioning !== 'hardware-identity' && station?.provisioning !== 'hardware-identity' && !bound) return undefined;
+    const required = model.provisioning === 'hardware-identity' || station?.provisioning === 'hardware-identity' || remodel?.source.provisioning === 'hardware-identity' || bound;
+    if (!required) return undefined;
     const identity = await this.hardwareIdentities.admit(request as Assertion<SerialRequestView>, model).catch(transient);
     if (bound && bound.id !== identity.id) {
       throw new ProvisioningError('ERR_HARDWARE_IDENTITY_SIGNATURE', `this device onboarded with another hardware identity than the one it presents now`);

@@ -107,6 +107,36 @@ describe.each<DatabaseKind>(['sqlite', 'pg'])('hardware-identity onboarding on %
     expect(keyed).toMatchObject({ ok: false });
   });
 
+  it('keeps the method on a remodel: the device proves its identity again, and the binding moves to the new serial', async () => {
+    const target = await t.vault.models.createModel(
+      { 'brand-id': BRAND, model: 'secure-box-pro', architecture: 'amd64', gadget: 'pc', kernel: 'pc-kernel' },
+      { checkCatalog: false, serialPolicy: 'template', serialTemplate: 'SP-{n:05}' },
+    );
+    await t.vault.provisioning.factory.allowRemodel(BRAND, 'secure-box', 'secure-box-pro', undefined);
+    const old = (await t.vault.provisioning.serials.bySerial((await t.vault.models.find(BRAND, 'secure-box'))!.id, 'SB-00001'))!;
+    const { decodeAssertion } = await import('../../src/assertions/index.js');
+    const oldSerial = decodeAssertion(Buffer.from(old.assertion, 'utf8'));
+    const targetModel = await t.vault.models.assertion(target);
+    const move = (prepareBody: (id: string) => string) =>
+      registerDevice({
+        url: t.url,
+        model: targetModel,
+        trusted: t.trusted,
+        deviceKey: keys[0]!,
+        prepareBody,
+        requestHeaders: { 'original-brand-id': BRAND, 'original-model': 'secure-box', 'original-serial': 'SB-00001' },
+        ancillary: [oldSerial],
+      }).then(
+        (r) => ({ ok: true as const, serial: r.serial.headerString('serial') }),
+        (e: DeviceRegistrationError) => ({ ok: false as const, status: e.status, message: e.message }),
+      );
+    const unproven = await move(() => 'mac: 00:11:22:33:44:55');
+    expect(unproven).toMatchObject({ ok: false, status: 401 });
+    expect(await move(hook(boards[0]!))).toEqual({ ok: true, serial: 'SP-00001' });
+    const bound = await t.vault.provisioning.hardwareIdentities.byKeyDigest(hardwareKeyDigest(boards[0]!.spki));
+    expect(bound?.binding).toMatchObject({ serial: 'SP-00001', model: 'secure-box-pro' });
+  });
+
   it('re-imports the same file as a no-op', async () => {
     const before = Number((await t.vault.db('audit_log').count({ n: '*' }))[0]!['n']);
     const stored = await Promise.all(boards.slice(0, 4).map((b) => t.vault.provisioning.hardwareIdentities.byKeyDigest(hardwareKeyDigest(b.spki))));
