@@ -17,6 +17,8 @@ export type Pending = typeof PENDING;
 
 interface Job<T> {
   readonly done: Promise<T>;
+  /** Some caller was told 202: the answer must wait for the re-post. */
+  late: boolean;
 }
 
 interface Kept<T> {
@@ -63,8 +65,12 @@ export class RegistrationQueue<T> {
       job = this.start(key, work);
     }
     let timer: NodeJS.Timeout | undefined;
+    const current = job;
     const late = new Promise<Pending>((resolve) => {
-      timer = setTimeout(() => resolve(PENDING), this.options.answerWithinMs);
+      timer = setTimeout(() => {
+        current.late = true;
+        resolve(PENDING);
+      }, this.options.answerWithinMs);
     });
     try {
       return await Promise.race([job.done, late]);
@@ -75,13 +81,16 @@ export class RegistrationQueue<T> {
 
   private start(key: string, work: () => Promise<T>): Job<T> {
     const done = work();
-    const job = { done };
+    const job: Job<T> = { done, late: false };
     this.jobs.set(key, job);
+    // Only answers someone will come back for are kept: one given at once needs no keeping.
     const until = () => this.now() + this.options.keepAnswersMs;
     done.then(
-      (value) => this.answers.set(key, { outcome: { ok: true, value }, until: until() }),
+      (value) => {
+        if (job.late) this.answers.set(key, { outcome: { ok: true, value }, until: until() });
+      },
       (error: unknown) => {
-        if (this.keepError(error)) this.answers.set(key, { outcome: { ok: false, error }, until: until() });
+        if (job.late && this.keepError(error)) this.answers.set(key, { outcome: { ok: false, error }, until: until() });
       },
     ).finally(() => {
       this.jobs.delete(key);
