@@ -15,6 +15,7 @@ import { vaultCommands } from './commands/vault.js';
 import { stationCommands } from './commands/station.js';
 import { systemUserCommand } from './commands/system-user.js';
 import { hardwareIdentityCommand } from './commands/hardware-identity.js';
+import { allowlistCommand } from './commands/allowlist.js';
 import { CliError, type CliIo } from './io.js';
 
 const VERSION = (() => {
@@ -44,6 +45,7 @@ export function buildProgram(io: CliIo): Command {
   for (const cmd of stationCommands(io)) program.addCommand(cmd);
   program.addCommand(systemUserCommand(io));
   program.addCommand(hardwareIdentityCommand(io));
+  program.addCommand(allowlistCommand(io));
   program.addCommand(deviceCommand(io));
   program.addCommand(catalogCommand(io));
   program.addCommand(snapCommand(io), { hidden: true });

@@ -27,7 +27,7 @@ export function serialChecks(db: Database, cache: ShortCache): SerialCheck[] {
       if (!station?.allowlist) return;
       const listed = await cache.get(`allowed\0${station.id}\0${serial}`, () => db('allowlist_serials').where({ station_id: station.id, serial }).first('serial')).catch(transient);
       if (!listed) {
-        throw new ProvisioningError('ERR_SERIAL_NOT_ALLOWED', `serial ${serial} is not on the allow-list of station ${station.name}: add it with serial-vault allowlist import FILE --station ${station.name}`);
+        throw new ProvisioningError('ERR_SERIAL_NOT_ALLOWED', `serial ${serial} is not on the allow-list of station ${station.name}: add it with serial-vault allowlist import FILE --station ${station.name} --brand ${station.brandId}`);
       }
     },
   ];

@@ -30,6 +30,7 @@ import { StationRepository, type StationRecord } from './stations.js';
 import { HardwareIdentities } from './hardware-identities.js';
 import { FactoryLines } from './factory-lines.js';
 import { SystemUserService } from './system-users.js';
+import { AllowLists } from './allowlists.js';
 
 export { PENDING, type Pending } from './registration-queue.js';
 export type { IssueResult } from './issuer.js';
@@ -74,6 +75,8 @@ export class ProvisioningService {
   readonly hardwareIdentities: HardwareIdentities;
   /** Registrations per hour, station, model and outcome. */
   readonly stats: RegistrationStats;
+  /** The serials a station with an allow-list may issue, imported in bulk. */
+  readonly allowLists: AllowLists;
   /** system-user assertions for factory service accounts, signed in the HSM, revisions tracked. */
   readonly systemUsers: SystemUserService;
   /** Stations, their API keys, remodel rules and reports, by name: what the CLI and the admin API call. */
@@ -109,6 +112,7 @@ export class ProvisioningService {
     this.stats = new RegistrationStats(db, this.clock);
     this.writer = new IssuanceWriter(db, this.clock);
     this.systemUsers = new SystemUserService(db, parts.custody, this.clock);
+    this.allowLists = new AllowLists(db, this.clock);
     this.factory = new FactoryLines({
       stations: this.stations,
       admin: this.stationAdmin,

@@ -98,6 +98,8 @@ const SAMPLES: Record<string, (who: string, ids: { target: number; upload: strin
   'post /api/v1/brands/:brand/stations': (who) => ({ path: `/api/v1/brands/${BRAND_STORE}/stations`, body: { name: `line-${who}`, models: ['demo-model'], perHour: 10 } }),
   'patch /api/v1/brands/:brand/stations/:station': () => ({ path: `/api/v1/brands/${BRAND_STORE}/stations/demo-model`, body: { perDay: 1000 } }),
   'post /api/v1/brands/:brand/stations/:station/api-keys': (who) => ({ path: `/api/v1/brands/${BRAND_STORE}/stations/demo-model/api-keys`, body: { name: `key-${who}` } }),
+  'post /api/v1/brands/:brand/stations/:station/allowlist': () => ({ path: `/api/v1/brands/${BRAND_STORE}/stations/demo-model/allowlist`, body: 'SN-1\n', contentType: 'text/csv' }),
+  'get /api/v1/brands/:brand/stations/:station/allowlist': () => ({ path: `/api/v1/brands/${BRAND_STORE}/stations/demo-model/allowlist` }),
   'get /api/v1/brands/:brand/remodel-rules': () => ({ path: `/api/v1/brands/${BRAND_STORE}/remodel-rules` }),
   'post /api/v1/brands/:brand/remodel-rules': () => ({ path: `/api/v1/brands/${BRAND_STORE}/remodel-rules`, body: { from: 'demo-model', to: 'demo-model' } }),
   'delete /api/v1/brands/:brand/remodel-rules': () => ({ path: `/api/v1/brands/${BRAND_STORE}/remodel-rules?from=demo-model&to=demo-model` }),

@@ -14,6 +14,7 @@ import { custodyRoutes, type CustodyApi } from './routes/custody.js';
 import { stationRoutes } from './routes/stations.js';
 import { systemUserRoutes } from './routes/system-users.js';
 import { hardwareIdentityRoutes } from './routes/hardware-identities.js';
+import { allowListRoutes } from './routes/allowlists.js';
 import type { ProvisioningService } from '../../provisioning/service.js';
 
 /**
@@ -34,6 +35,7 @@ export function adminRoutes(accounts: AccountsService, snaps: SnapService, custo
     ...curationRoutes(snaps),
     ...custodyRoutes(custody),
     ...stationRoutes(provisioning.factory),
+    ...allowListRoutes(provisioning),
     ...systemUserRoutes(provisioning.systemUsers),
     ...hardwareIdentityRoutes({ hardwareIdentities: provisioning.hardwareIdentities, custody: custody.custody }),
   ];
