@@ -8,7 +8,7 @@ import { AuditService } from './audit/service.js';
 import { createLogger } from './logging.js';
 import { Metrics } from './http/metrics.js';
 import type { KeyStore } from './keystore/keystore.js';
-import { Pkcs11KeyStore } from './keystore/pkcs11/keystore.js';
+import { openTokenSet } from './keystore/token-set.js';
 import { ModelService } from './catalog/model-service.js';
 import { SnapService } from './catalog/snap-service.js';
 import { Custody } from './custody/custody.js';
@@ -68,13 +68,13 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
     keystore =
       options.keystore ??
-      (await Pkcs11KeyStore.open({
-        uri: config.hsm.uri,
+      (await openTokenSet([config.hsm.uri, ...config.hsm.tokens], {
         ...(config.hsm.signers !== undefined ? { signers: config.hsm.signers } : {}),
         signTimeoutMs: config.hsm.signTimeoutMs,
         // Every registration in flight may wait for a signer; beyond that the device API answers 503 itself.
         maxQueue: Math.max(config.device.maxInFlight, config.device.queueMax),
-        onEvent: (e) => logger.warn({ event: e.type, ...('reason' in e ? { reason: e.reason } : {}) }, 'hsm'),
+        onEvent: (e, token) => logger.warn({ event: e.type, token, ...('reason' in e ? { reason: e.reason } : {}) }, 'hsm'),
+        onChange: (t) => logger.warn({ token: t.label, ...(t.problem ? { problem: t.problem } : {}) }, t.ok ? 'hsm token back in rotation' : 'hsm token out of rotation'),
       }));
     const signing = timedKeyStore(keystore, metrics);
     const custody = new Custody(db, signing);
@@ -167,6 +167,8 @@ function timedKeyStore(store: KeyStore, metrics: Metrics): KeyStore {
     destroy: (ref) => store.destroy(ref),
     health: () => store.health(),
     ...(store.isAvailable ? { isAvailable: (ref: string) => store.isAvailable!(ref) } : {}),
+    ...(store.tokens ? { tokens: () => store.tokens!() } : {}),
+    ...(store.generateOn ? { generateOn: (token: string, label: string) => store.generateOn!(token, label) } : {}),
     close: () => store.close(),
     ...(store.load ? { load: () => store.load!() } : {}),
   };

@@ -30,6 +30,9 @@ export const ConfigSchema = z.strictObject({
     .default({ client: 'sqlite', busyTimeoutMs: 5000 }),
   hsm: z.strictObject({
     uri: opt(z.string().startsWith('pkcs11:'), { description: 'PKCS#11 URI of the token, with module-path and pin-source; never a PIN', env: 'SERIAL_VAULT_HSM_URI', snap: 'hsm.uri' }),
+    tokens: opt(z.array(z.string().startsWith('pkcs11:')).max(16), {
+      description: "more tokens beside hsm.uri (same form): a model's serials can be signed by keys in several tokens, and a token that fails is taken out of rotation",
+    }).default([]),
     softhsmConf: opt(z.string().optional(), { description: "SoftHSM2's configuration file (the embedded default keeps it in the data directory)" }),
     signers: opt(z.number().int().min(1).max(64).optional(), { description: 'signer threads, each with its own PKCS#11 session', env: 'SERIAL_VAULT_HSM_SIGNERS', snap: 'hsm.signers' }),
     signTimeoutMs: opt(z.number().int().min(100), { description: 'a signer that takes longer is replaced; its caller is told the HSM is unavailable' }).default(10_000),
@@ -239,7 +242,9 @@ export function resolvePaths(config: Config): Config {
   const hsm = { ...config.hsm };
   if (hsm.softhsmConf && !isAbsolute(hsm.softhsmConf)) hsm.softhsmConf = join(config.dataDir, hsm.softhsmConf);
   const sso = config.sso?.clientSecretFile && !isAbsolute(config.sso.clientSecretFile) ? { ...config.sso, clientSecretFile: join(config.dataDir, config.sso.clientSecretFile) } : config.sso;
-  hsm.uri = hsm.uri.replace(/([?&]pin-source=file:)(?!\/)([^&]*)/, (_, key: string, path: string) => `${key}${join(config.dataDir, decodeURIComponent(path))}`);
+  const absolutePin = (uri: string) => uri.replace(/([?&]pin-source=file:)(?!\/)([^&]*)/, (_, key: string, path: string) => `${key}${join(config.dataDir, decodeURIComponent(path))}`);
+  hsm.uri = absolutePin(hsm.uri);
+  hsm.tokens = hsm.tokens.map(absolutePin);
   return { ...config, hsm, ...(sso ? { sso } : {}) };
 }
 

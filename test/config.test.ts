@@ -16,7 +16,8 @@ describe('configuration', () => {
   it('fills in documented defaults', async () => {
     write(good);
     const config = await loadConfig(dir, {}, {});
-    expect(config.device).toEqual({ host: '127.0.0.1', port: 8080, basePath: '/v1/', maxInFlight: 1000, maxBodyBytes: 262144, requestIdTtlSeconds: 600, bodyTimeoutSeconds: 10, headersTimeoutSeconds: 10 });
+    expect(config.device).toEqual({ host: '127.0.0.1', port: 8080, basePath: '/v1/', maxInFlight: 1000, maxBodyBytes: 262144, requestIdTtlSeconds: 600, bodyTimeoutSeconds: 10, headersTimeoutSeconds: 10, answerWithinSeconds: 5, queueMax: 1000, keepAnswersMinutes: 10 });
+    expect(config.hsm.tokens).toEqual([]);
     expect(config.database).toEqual({ client: 'sqlite', busyTimeoutMs: 5000 });
   });
 

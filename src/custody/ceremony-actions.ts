@@ -46,8 +46,10 @@ export function ceremonyActions(custody: Custody, db: Database, changeModelKey: 
   const actions: Record<(typeof CEREMONY_ACTIONS)[number], CeremonyActionSpec> = {
     'key.create': {
       required: ['brand', 'purpose'],
+      // With several HSM tokens: the one the key is made in.
+      optional: ['token'],
       check: (p) => void purposeOf(p['purpose']),
-      run: (p, brand, actor) => lifecycle.create(brand, purposeOf(p['purpose']), actor),
+      run: (p, brand, actor) => lifecycle.create(brand, purposeOf(p['purpose']), actor, p['token'] ? { token: p['token'] } : {}),
     },
     'key.rotate': {
       required: ['brand', 'purpose'],

@@ -22,6 +22,8 @@ export type CustodyErrorCode =
   | 'ERR_SIGNING_KEY_UNKNOWN'
   /** Not a purpose a key can have. */
   | 'ERR_KEY_PURPOSE_INVALID'
+  /** `--token` names no token of the vault's HSM configuration. */
+  | 'ERR_HSM_TOKEN_UNKNOWN'
   /** Rotation, revocation or signing of a key that is not in use (pending, retired or revoked). */
   | 'ERR_KEY_NOT_ACTIVE'
   /** Another change to the same key ran at the same time. */

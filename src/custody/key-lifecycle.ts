@@ -118,13 +118,19 @@ export class KeyLifecycle {
   }
 
   /** Makes a key for `purpose` in the HSM and registers it (see NewKeyResult); `since` schedules it. */
-  async create(brand: Brand, purpose: KeyPurpose, actor: Actor, options: { since?: Date; replaces?: SigningKeyRecord } = {}): Promise<NewKeyResult> {
+  async create(brand: Brand, purpose: KeyPurpose, actor: Actor, options: { since?: Date; replaces?: SigningKeyRecord; token?: string } = {}): Promise<NewKeyResult> {
     if (purpose === 'root' || purpose === 'audit' || purpose === 'appliance') {
       throw new CustodyError('ERR_KEY_PURPOSE_INVALID', `a brand key is for serials, models or store, not ${purpose}`);
     }
     const { name, label } = await this.freshName(brand, purpose);
     const setup = await this.custody.trustSetup(brand);
-    const info = await this.keystore.generate(label);
+    if (options.token) {
+      const tokens = this.keystore.tokens?.() ?? [];
+      if (!tokens.some((t) => t.label === options.token)) {
+        throw new CustodyError('ERR_HSM_TOKEN_UNKNOWN', `no HSM token "${options.token}"${tokens.length > 0 ? `: the vault has ${tokens.map((t) => `"${t.label}"`).join(', ')}` : ': the vault has one token (hsm.tokens in the configuration adds more)'}`);
+      }
+    }
+    const info = options.token ? await this.keystore.generateOn!(options.token, label) : await this.keystore.generate(label);
     // Whole seconds, like the serial timestamps: a rotation takes over at the next second after the key
     // exists (the old key keeps signing meanwhile, its serials stamped before it), or at its set time.
     const now = this.clock();

@@ -50,6 +50,10 @@ export interface KeyStore {
   load?(): { readonly signers: number; readonly busy: number; readonly queued: number };
   /** Whether the token holding `ref` is up, as last seen (cheap, no HSM call); absent means always. */
   isAvailable?(ref: string): boolean;
+  /** With several tokens: each one and whether it is in rotation (no HSM call). */
+  tokens?(): ReadonlyArray<{ readonly label: string; readonly ok: boolean; readonly problem?: string }>;
+  /** With several tokens: generates the key pair on the token with this label. */
+  generateOn?(token: string, label: string): Promise<KeyInfo>;
 }
 
 /** The assertion codec's `Signer` for one key of a keystore. */

@@ -103,8 +103,9 @@ export function custodyCommands(io: CliIo, key: Command, exportCmd: Command): Co
       .description('make a new key for a purpose in the HSM and register it (a ceremony when the brand policy guards key.create)')
       .addOption(brandOption())
       .addOption(new Option('--purpose <purpose>', 'what it signs').choices(['serials', 'models', 'store'] as const).makeOptionMandatory())
+      .option('--token <label>', 'with several HSM tokens (hsm.tokens): the token to make it in; default the first')
       .addOption(expiresOption()),
-  ).action((o) => guarded(o, 'key.create', { purpose: o.purpose }));
+  ).action((o) => guarded(o, 'key.create', { purpose: o.purpose, ...(o.token ? { token: o.token } : {}) }));
   targetOptions(
     key
       .command('rotate')

@@ -69,17 +69,20 @@ export class Pkcs11KeyStore implements KeyStore {
     const token = { ...(uri.token !== undefined ? { label: uri.token } : {}), ...(uri.serial !== undefined ? { serial: uri.serial } : {}) };
     const pin = await readPin(uri.pinSource, options.prompt);
 
-    const module = acquireModule(modulePath);
     const signers = options.signers ?? DEFAULT_SIGNERS;
     if (!Number.isInteger(signers) || signers < 1 || signers > 64) throw new KeyStoreError('ERR_HSM_CONFIG', `signers must be between 1 and 64, not ${signers}`);
+    // Other keystores on the module (other tokens) pause this one while they re-initialise it.
+    const user = { pool: undefined as SignerPool | undefined };
+    const module = acquireModule(modulePath, { pause: async () => user.pool?.pause(), resume: () => user.pool?.resume() });
     const pool = new SignerPool({
-      reinitialize: async () => module.reinitialize(),
+      reinitialize: () => module.reinitializeShared(),
       size: signers,
       maxQueue: options.maxQueue ?? 16 * signers,
       workerUrl: WORKER_URL,
       config: { modulePath, token, pin, retries: options.reopenRetries ?? 3, backoffMs: options.reopenBackoffMs ?? 100 },
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     });
+    user.pool = pool;
     const store = new Pkcs11KeyStore(module, token, pool, options);
     try {
       await pool.start();

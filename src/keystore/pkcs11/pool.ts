@@ -80,6 +80,8 @@ export class SignerPool {
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
   private closing = false;
+  /** While another keystore re-initialises the module: nothing is posted to the workers. */
+  private paused = false;
   private fatal: KeyStoreError | undefined;
   private resetting: Promise<void> | undefined;
   private nextResetAt = 0;
@@ -179,7 +181,7 @@ export class SignerPool {
         new KeyStoreError('ERR_HSM_UNAVAILABLE', `cannot ${what}: the HSM is not available${this.lastProblem ? ` (${this.lastProblem})` : ''}; reconnecting`),
       );
     }
-    const room = this.slots.some((s) => s.inFlight.length < DEPTH);
+    const room = !this.paused && this.slots.some((s) => s.inFlight.length < DEPTH);
     if (!room && this.queue.length >= this.options.maxQueue) {
       return Promise.reject(
         new KeyStoreError('ERR_HSM_BUSY', `cannot ${what}: all ${this.slots.length} HSM signers are busy and ${this.queue.length} requests are waiting`),
@@ -189,6 +191,36 @@ export class SignerPool {
       this.queue.push({ op, args, what, timeoutMs, resolve: resolve as (v: unknown) => void, reject });
       this.dispatch();
     });
+  }
+
+  /**
+   * Lets the operations in flight finish and closes every session, then
+   * posts nothing to the workers until `resume`; callers wait in the queue
+   * meanwhile. For another keystore re-initialising the module.
+   */
+  async pause(): Promise<void> {
+    this.paused = true;
+    const deadline = Date.now() + 5000;
+    while (this.busy > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+    await Promise.all(this.slots.filter((s) => s.inFlight.length === 0).map((s) => this.closeSession(s)));
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.dispatch();
+  }
+
+  /** Asks a worker to log out and close its session; a thread that does not answer gets 2 s. */
+  private async closeSession(slot: Slot): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => {
+        slot.worker.once('message', () => resolve());
+        slot.worker.postMessage({ seq: ++slot.seq, op: 'close', args: {} });
+      }),
+      new Promise((r) => (timer = setTimeout(r, 2000))),
+    ]);
+    clearTimeout(timer);
   }
 
   /** Stops taking work, lets queued and in-flight operations finish (within `graceMs`), closes sessions. */
@@ -201,18 +233,8 @@ export class SignerPool {
     for (const job of this.queue.splice(0)) job.reject(new KeyStoreError('ERR_HSM_UNAVAILABLE', `cannot ${job.what}: the keystore closed`));
     await Promise.all(
       this.slots.map(async (slot) => {
-        if (slot.inFlight.length === 0) {
-          // Log out and close the session before the thread goes; a thread that does not answer gets 2 s.
-          let timer: NodeJS.Timeout | undefined;
-          await Promise.race([
-            new Promise<void>((resolve) => {
-              slot.worker.once('message', () => resolve());
-              slot.worker.postMessage({ seq: ++slot.seq, op: 'close', args: {} });
-            }),
-            new Promise((r) => (timer = setTimeout(r, 2000))),
-          ]);
-          clearTimeout(timer);
-        }
+        // Log out and close the session before the thread goes.
+        if (slot.inFlight.length === 0) await this.closeSession(slot);
         await slot.worker.terminate();
       }),
     );
@@ -231,6 +253,7 @@ export class SignerPool {
   }
 
   private dispatch(): void {
+    if (this.paused) return;
     for (let depth = 1; depth <= DEPTH; depth++) {
       for (const slot of this.slots) {
         if (slot.inFlight.length >= depth) continue;
