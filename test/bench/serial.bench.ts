@@ -16,11 +16,14 @@ import { loadConfig } from '../../src/config.js';
 import { Pkcs11KeyStore } from '../../src/keystore/pkcs11/keystore.js';
 import { decodeStream } from '../../src/assertions/index.js';
 import { floorTotal, measureFloor, type FloorParts } from './floor.js';
+import { addSecondToken } from './second-token.js';
 import { fmt, timedRate } from './measure.js';
 import { freePort, waitUntilOk } from '../support/net.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 4);
 const LEVELS = [8, 32, 128];
+// The key file must cover the levels, the open loop and the four token levels.
+const RUNS = LEVELS.length + 5;
 const root = resolve(import.meta.dirname, '..', '..', '..');
 const cli = join(root, 'dist', 'src', 'cli', 'main.js');
 const loader = join(root, 'dist', 'test', 'bench', 'serial-load.js');
@@ -73,7 +76,7 @@ try {
   await run([cli, 'init', '--data-dir', data, '--demo', '--port', String(port), '--admin-port', String(await freePort()), '--store-port', '0']);
   const config = await loadConfig(data);
   process.env['SOFTHSM2_CONF'] = config.hsm.softhsmConf;
-  const keysFile = await deviceKeys(Math.ceil(400 * SECONDS * (LEVELS.length + 1)));
+  const keysFile = await deviceKeys(Math.ceil(400 * SECONDS * RUNS));
 
   console.log(`serial benchmark: SoftHSM2 RSA-4096 brand key, SQLite, ${LEVELS.join('/')} concurrent devices, ${SECONDS} s per level, node ${process.version}`);
 
@@ -96,11 +99,21 @@ try {
   await store.close();
   console.log(`keystore raw signing rate:          ${fmt(rawSign)} signs/s (${fmt(cpuPerSign, 2)} ms CPU per signature)`);
 
-  server = spawn(process.execPath, [cli, 'serve', '--data-dir', data], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const serve = async () => {
+    server = spawn(process.execPath, [cli, 'serve', '--data-dir', data], { stdio: ['ignore', 'ignore', 'inherit'] });
+    await waitUntilOk(`http://127.0.0.1:${port}/health/ready`, 100);
+    return server;
+  };
+  const stop = async () => {
+    const stopped = new Promise((r) => server!.once('exit', r));
+    server!.kill('SIGTERM');
+    await stopped;
+    server = undefined;
+  };
+  const main = await serve();
   const url = `http://127.0.0.1:${port}/v1/`;
-  await waitUntilOk(`http://127.0.0.1:${port}/health/ready`, 100);
   let peakRss = 0;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(server!.pid!))), 200);
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(main.pid!))), 200);
   const apiKey = readFileSync(join(data, 'demo', 'api-key'), 'utf8').trim();
   const modelFile = join(data, 'demo', 'demo-model.model');
 
@@ -116,28 +129,55 @@ try {
   };
 
   type Result = { count: number; errors: number; rate: number; p50: number; p99: number; cpuMs: number; requestBytes: number; answerBytes: number };
-  let best: (Result & { serverCpu: number }) | undefined;
+  let best: (Result & { serverCpu: number; concurrency: number }) | undefined;
   for (const c of LEVELS) {
     const keys = slice(Math.ceil(400 * SECONDS));
-    const serverCpuBefore = cpuMs(server.pid!);
+    const serverCpuBefore = cpuMs(main.pid!);
     const r = JSON.parse(await run([loader, url, apiKey, modelFile, keys, 'closed', String(c), String(SECONDS)])) as Result;
     // Where the CPU goes, per registration: the two cores are shared by the server and the load generator.
-    const serverCpu = (cpuMs(server.pid!) - serverCpuBefore) / r.count;
+    const serverCpu = (cpuMs(main.pid!) - serverCpuBefore) / r.count;
     console.log(
       `${String(c).padStart(4)} concurrent devices:  ${fmt(r.rate)} registrations/s, p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms, errors ${r.errors}; ` +
         `CPU per registration: server ${fmt(serverCpu, 2)} ms, load generator ${fmt(r.cpuMs / r.count, 2)} ms`,
     );
-    if (!best || r.rate > best.rate) best = { ...r, serverCpu };
+    if (!best || r.rate > best.rate) best = { ...r, serverCpu, concurrency: c };
   }
   const target = 0.8 * best!.rate;
   const open = JSON.parse(await run([loader, url, apiKey, modelFile, slice(Math.ceil(target * SECONDS) + 10), 'open', String(target), String(SECONDS)])) as Result;
   console.log(`open loop at ${fmt(target)}/s (80% of best): ${fmt(open.rate)} registrations/s, p50 ${fmt(open.p50)} ms, p99 ${fmt(open.p99)} ms, errors ${open.errors}`);
   clearInterval(sampler);
   console.log(`server peak RSS:                     ${fmt(peakRss)} MB`);
-  const stopped = new Promise((r) => server!.once('exit', r));
-  server.kill('SIGTERM');
-  await stopped;
-  server = undefined;
+  await stop();
+
+  // Several tokens: the model's serials signed by a second key in a second token, at the best level's concurrency.
+  // Once with the default signers per token, once with one signer per token (a token that signs one at a time, as a USB HSM).
+  const bestLevel = best!.concurrency;
+  const tokenRates: Record<string, number> = {};
+  const level = async (name: string) => {
+    await serve();
+    const r = JSON.parse(await run([loader, url, apiKey, modelFile, slice(Math.ceil(400 * SECONDS)), 'closed', String(bestLevel), String(SECONDS)])) as Result;
+    await stop();
+    tokenRates[name] = r.rate;
+    console.log(`${name.padEnd(34)} ${fmt(r.rate)} registrations/s at ${bestLevel} concurrent devices, p99 ${fmt(r.p99)} ms, errors ${r.errors}`);
+  };
+  const setSigners = (signers: number | undefined, tokens: string[]) => {
+    const file = join(data, 'config.json');
+    const c = JSON.parse(readFileSync(file, 'utf8')) as { hsm: Record<string, unknown> };
+    c.hsm['tokens'] = tokens;
+    if (signers === undefined) delete c.hsm['signers'];
+    else c.hsm['signers'] = signers;
+    writeFileSync(file, JSON.stringify(c, null, 2));
+  };
+  await addSecondToken(data, cli, run);
+  const second = ['pkcs11:token=serial-vault-2?pin-source=file:secrets/user-pin'];
+  setSigners(undefined, []);
+  await level('1 token (default signers):');
+  setSigners(undefined, second);
+  await level('2 tokens (default signers each):');
+  setSigners(1, []);
+  await level('1 token, 1 signer:');
+  setSigners(1, second);
+  await level('2 tokens, 1 signer each:');
 
   // The ratio's ceiling on this machine: every registration costs one HSM signature plus a floor of
   // work no design avoids (HTTP both ends, the device's signing, the vault's assertion work, SQLite).
@@ -167,8 +207,11 @@ try {
   // Server CPU beside the one signature each registration needs (all the server's threads, signers included).
   const overhead = best!.serverCpu - cpuPerSign;
   console.log(`serial_ratio (best ÷ keystore raw rate): ${fmt(best!.rate / rawSign, 3)}`);
+  const ratio = (a: string, b: string) => fmt(tokenRates[b]! / tokenRates[a]!, 2);
   console.log(
-    `RESULT serial_openssl_ratio=${fmt(best!.rate / opensslSigns, 3)} overhead_ms=${fmt(overhead, 2)} p99_ms=${fmt(open.p99)} rss_mb=${fmt(peakRss)}`,
+    `RESULT serial_openssl_ratio=${fmt(best!.rate / opensslSigns, 3)} overhead_ms=${fmt(overhead, 2)} p99_ms=${fmt(open.p99)} rss_mb=${fmt(peakRss)} ` +
+      `tokens1_rate=${fmt(tokenRates['1 token (default signers):']!)} tokens2_rate=${fmt(tokenRates['2 tokens (default signers each):']!)} tokens_ratio=${ratio('1 token (default signers):', '2 tokens (default signers each):')} ` +
+      `one_signer_tokens_ratio=${ratio('1 token, 1 signer:', '2 tokens, 1 signer each:')}`,
   );
 } finally {
   server?.kill('SIGTERM');
