@@ -48,7 +48,8 @@ export interface Issuance extends Registration {
 /** What the serial chosen must also pass: a station's pattern and allow-list. */
 export type SerialCheck = (serial: string, i: Issuance) => Promise<void>;
 
-const isTokenFault = (e: unknown) => e instanceof KeyStoreError && TRANSIENT_KEYSTORE_ERRORS.has(e.code);
+/** A fault of one key's token (away, busy, or the key missing from it): the next key of the model may sign instead. */
+const isTokenFault = (e: unknown) => e instanceof KeyStoreError && (TRANSIENT_KEYSTORE_ERRORS.has(e.code) || e.code === 'ERR_KEY_NOT_FOUND');
 
 /**
  * Issuing a serial for an admitted registration: the same one again for a
@@ -167,6 +168,8 @@ export class SerialIssuer {
         ...(charge ? { quota: charge } : {}),
         ...(i.identity ? { identityId: i.identity.id } : {}),
       });
+      // Counted in the database now: the place held for it goes at once, so the next check counts it once.
+      release();
       number = undefined;
       return this.answer([signed], model, serial, key.keyId, outcome);
     } catch (e) {

@@ -168,14 +168,15 @@ try {
     else c.hsm['signers'] = signers;
     writeFileSync(file, JSON.stringify(c, null, 2));
   };
-  await addSecondToken(data, cli, run);
-  const second = ['pkcs11:token=serial-vault-2?pin-source=file:secrets/user-pin'];
+  // One token first: once the second key signs the model's serials, its token must be there.
   setSigners(undefined, []);
   await level('1 token (default signers):');
-  setSigners(undefined, second);
-  await level('2 tokens (default signers each):');
   setSigners(1, []);
   await level('1 token, 1 signer:');
+  await addSecondToken(data, cli, run);
+  const second = ['pkcs11:token=serial-vault-2?pin-source=file:secrets/user-pin'];
+  setSigners(undefined, second);
+  await level('2 tokens (default signers each):');
   setSigners(1, second);
   await level('2 tokens, 1 signer each:');
 

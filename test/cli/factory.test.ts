@@ -99,7 +99,16 @@ describe('the station, apikey, remodel, report and system-user commands', () => 
       expect(su.code).toBe(0);
       expect(decodeAssertion(Buffer.from(su.stdout)).headerString('password')).toMatch(/^\$6\$/);
       expect((await cli('system-user', 'show', '--brand', 'demo-brand', '--email', 'svc@demo.test', ...at)).stdout).toBe(su.stdout);
-      const audit = await v.vault.db('audit_log').where('id', '>', before).whereIn('action', ['station.create', 'station.update', 'apikey.create', 'system-user.create']).select('actor');
+      const list = join(remoteDir, 'serials.csv');
+      writeFileSync(list, 'serial\nDEMO-900001\nDEMO-900002\n');
+      const uploaded = await cli('allowlist', 'import', list, '--station', 'line-9', '--brand', 'demo-brand', ...at);
+      expect(uploaded.stdout).toBe('read 2 serials, added 2, already listed 0\n');
+      expect((await cli('allowlist', 'import', list, '--station', 'line-9', '--brand', 'demo-brand', ...at)).stdout).toBe('read 2 serials, added 0, already listed 2\n');
+      writeFileSync(list, 'serial\nDEMO-900003\n""\n');
+      const bad = await cli('allowlist', 'import', list, '--station', 'line-9', '--brand', 'demo-brand', ...at);
+      expect(bad.stderr).toMatch(/line 3: .*nothing was imported/);
+      expect(await v.vault.provisioning.allowLists.count((await v.vault.provisioning.stations.byName('demo-brand', 'line-9'))!)).toBe(2);
+      const audit = await v.vault.db('audit_log').where('id', '>', before).whereIn('action', ['station.create', 'station.update', 'apikey.create', 'system-user.create', 'allowlist.import']).select('actor');
       expect(audit.length).toBeGreaterThanOrEqual(4);
       expect(new Set(audit.map((r) => String(r.actor)))).toEqual(new Set(['remote@demo.test']));
     });

@@ -4,12 +4,14 @@ import { basename, extname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Command, InvalidArgumentError, Option, type OptionValues } from '@commander-js/extra-typings';
 import type { Vault } from '../../app.js';
-import type { AllowLists} from '../../provisioning/allowlists.js';
-import { type AllowListFormat, type ImportProgress } from '../../provisioning/allowlists.js';
+import type { AllowListFormat, AllowLists, ImportProgress } from '../../provisioning/allowlists.js';
 import { ProvisioningError } from '../../provisioning/errors.js';
 import type { StationRecord } from '../../provisioning/stations.js';
 import { CliError, type CliIo } from '../io.js';
 import { dataDirOption, withVault } from './vault-options.js';
+import { readToken } from './target.js';
+import { adminCliError } from '../admin-client.js';
+import { uploadAllowList } from '../allowlist-upload.js';
 
 const FORMATS: Record<string, AllowListFormat> = { '.csv': 'csv', '.json': 'json', '.jsonl': 'json', '.ndjson': 'json' };
 /** A log gets a line this often; a terminal gets its bar redrawn at most every REDRAW_MS. */
@@ -110,13 +112,29 @@ export function allowlistCommand(io: CliIo): Command {
       .command('import')
       .description('add the serials of a CSV or JSON file to a station\'s list, streamed (millions of lines are fine); all of the file or, on any bad line, none of it; importing it again changes nothing')
       .argument('<file>', 'CSV (one serial a line, or a "serial" column named in a header), JSON (an array of serials or of {"serial": …} objects) or JSON Lines; "-" for standard input')
-      .addOption(new Option('--format <format>', 'the file\'s format (default: from its extension: .csv, .json, .jsonl)').choices(['csv', 'json'] as const)),
+      .addOption(new Option('--format <format>', 'the file\'s format (default: from its extension: .csv, .json, .jsonl)').choices(['csv', 'json'] as const))
+      .addOption(new Option('--url <url>', "stream the file to a vault's admin API instead of a local data directory").env('SERIAL_VAULT_URL'))
+      .option('--token-file <file>', 'with --url: a file holding your access token (or set SERIAL_VAULT_TOKEN)'),
   ).action(async (file, o) => {
     const format = formatOf(file, o.format);
     const { stream, size } = await openFile(file);
+    const name = file === '-' ? 'standard input' : basename(file);
+    if (o.url) {
+      const token = await readToken({ dataDir: o.dataDir, ...(o.tokenFile ? { tokenFile: o.tokenFile } : {}) });
+      const progress = progressReporter(io, `uploading ${name}`, size);
+      try {
+        const jsonLines = ['.jsonl', '.ndjson'].includes(extname(file).toLowerCase());
+        const r = await uploadAllowList({ url: o.url, token, brand: o.brand, station: o.station, format, jsonLines }, stream, (p) => progress.update(p)).catch((e: unknown) => Promise.reject(adminCliError(e)));
+        progress.done();
+        io.stdout(`read ${r.read} serials, added ${r.added}, already listed ${r.unchanged}\n`);
+      } catch (e) {
+        progress.done();
+        throw e;
+      }
+      return;
+    }
     await withVault(o.dataDir, async (vault) => {
       const station = await stationOf(vault, o.brand, o.station);
-      const name = file === '-' ? 'standard input' : basename(file);
       const progress = progressReporter(io, `importing ${name}`, size);
       try {
         const r = await interruptible(stream, () => allowListsOf(vault).import(station, stream, { format, source: name, onProgress: (p) => progress.update(p) }));
