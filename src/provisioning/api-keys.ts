@@ -40,10 +40,13 @@ export class ApiKeyRepository {
     if (!model) throw new Error(`no model ${modelId}`);
     const existing = (await this.db('stations').where({ brand_id: model.account_id, name: model.name }).first('id')) as { id: number } | undefined;
     if (existing) return Number(existing.id);
-    const [row] = await this.db('stations').insert({ brand_id: model.account_id, name: model.name, created_at: nowIso() }).returning('id');
-    const id = Number(typeof row === 'object' ? (row as { id: number }).id : row);
-    await this.db('station_models').insert({ station_id: id, model_id: modelId });
-    return id;
+    // The station and its model together: a process killed between the two must not leave a station of no model.
+    return this.db.transaction(async (trx) => {
+      const [row] = await trx('stations').insert({ brand_id: model.account_id, name: model.name, created_at: nowIso() }).returning('id');
+      const id = Number(typeof row === 'object' ? (row as { id: number }).id : row);
+      await trx('station_models').insert({ station_id: id, model_id: modelId });
+      return id;
+    });
   }
 
   /** The key's record when `key` is a valid, unrevoked API key; undefined otherwise. */
