@@ -8,6 +8,7 @@ import { keyCommand } from './commands/key.js';
 import { custodyCommands } from './commands/custody.js';
 import { keymgrCommand } from './commands/keymgr.js';
 import { brandCommands } from './commands/brand.js';
+import { apikeyCommand } from './commands/apikey.js';
 import { deviceCommand } from './commands/device.js';
 import { snapCommand } from './commands/snap.js';
 import { catalogCommand } from './commands/catalog.js';
@@ -38,7 +39,7 @@ export function buildProgram(io: CliIo): Command {
   program.addCommand(hsmCommand(io));
   const key = keyCommand(io);
   program.addCommand(key);
-  for (const cmd of [...vaultCommands(io), ...brandCommands(io), ...accessCommands(io), auditCommand(io)]) program.addCommand(cmd);
+  for (const cmd of [...vaultCommands(io), ...brandCommands(io), apikeyCommand(io), ...accessCommands(io), auditCommand(io)]) program.addCommand(cmd);
   // The key lifecycle joins the raw HSM commands under `key`, the brand's chain joins `export`.
   const exportCmd = program.commands.find((c) => c.name() === 'export')!;
   for (const cmd of custodyCommands(io, key, exportCmd as unknown as Command)) program.addCommand(cmd);

@@ -1,44 +1,20 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { Command, Option } from '@commander-js/extra-typings';
 import { decodeStream } from '../../assertions/index.js';
-import { OPERATOR, type Principal } from '../../accounts/principal.js';
 import { OPERATOR_ACTOR } from '../../audit/unit-of-work.js';
 import { CEREMONY_ACTIONS, isCeremonyAction, type CeremonyAction } from '../../custody/ceremony-store.js';
 import type { CeremonyView, KeyView, OutcomeView } from '../../custody/views.js';
-import { adminCliError } from '../admin-client.js';
 import { localCustodyOps, remoteCustodyOps, type CustodyOps } from '../custody-client.js';
 import { CliError, type CliIo } from '../io.js';
-import { readToken, targetOptions, type Target } from './target.js';
-import { asCliError, dataDirOption, withVault } from './vault-options.js';
-
-/** A token from --token-file or SERIAL_VAULT_TOKEN, if one was given. */
-async function optionalToken(o: Target): Promise<string | undefined> {
-  if (!o.tokenFile && !process.env['SERIAL_VAULT_TOKEN']) return undefined;
-  return readToken(o);
-}
+import { targetOptions, withPerson, type Target } from './target.js';
+import { dataDirOption, withVault } from './vault-options.js';
 
 /**
- * Runs `fn` with the custody operations of the chosen side: the admin API
- * (--url), or the local data directory as the person whose token is given,
- * else as the operator. Approving always needs a person.
+ * The custody operations of the chosen side: the admin API (--url), or the
+ * local data directory as the person whose token is given, else as the
+ * operator. Approving always needs a person.
  */
-async function withCustody<T>(o: Target, fn: (ops: CustodyOps) => Promise<T>): Promise<T> {
-  try {
-    if (o.url) return await fn(remoteCustodyOps(o.url, await readToken(o)));
-    const token = await optionalToken(o);
-    return await withVault(o.dataDir, async (vault) => {
-      let principal: Principal = OPERATOR;
-      if (token) {
-        const person = await vault.accounts.authenticateToken(token);
-        if (!person) throw new CliError('the access token is not valid (expired, revoked or mistyped): make a new one with serial-vault token create');
-        principal = person;
-      }
-      return fn(localCustodyOps(vault, principal));
-    });
-  } catch (e) {
-    throw adminCliError(asCliError(e));
-  }
-}
+const withCustody = <T>(o: Target, fn: (ops: CustodyOps) => Promise<T>) => withPerson(o, { local: localCustodyOps, remote: remoteCustodyOps }, fn);
 
 function keyLine(k: KeyView): string {
   const window = k.until ? `${k.since} – ${k.until}` : `from ${k.since}`;
