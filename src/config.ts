@@ -107,6 +107,32 @@ export const ConfigSchema = z.strictObject({
       anonymousStore: opt(z.string().min(1).optional(), { description: 'a store whose public snaps requests without a device session may see (off: they see nothing)', snap: 'store.anonymous-store' }),
     })
     .prefault({}),
+  /**
+   * An appliance follows a central instance of the same program: store, role
+   * and catalog state come down read-only, what it issues goes up. With no
+   * upstream the instance is authoritative (standalone or central).
+   */
+  upstream: z
+    .strictObject({
+      url: opt(z.url({ protocol: /^https?$/ }), { description: "central's sync listener (https in production): set by serial-vault appliance enrol", snap: 'upstream.url' }),
+      caFile: opt(z.string().optional(), { description: "a PEM file of the certificate authorities central's TLS certificate is checked against (relative: in the data directory); default the system's" }),
+      timeoutSeconds: opt(z.number().int().min(1).max(300), { description: 'the longest any call to central may take, long-polls included', snap: 'upstream.timeout' }).default(60),
+      waitSeconds: opt(z.number().int().min(0).max(120), { description: 'how long a pull of the change feed waits at central for a change before it answers with none', snap: 'upstream.wait' }).default(25),
+      pushEverySeconds: opt(z.number().min(0.05).max(3600), { description: 'how often issued serials are pushed to central (at once when a batch fills)', snap: 'upstream.push-every' }).default(2),
+      leaseSize: opt(z.number().int().min(1).max(1_000_000), { description: 'vault-allocated serial numbers leased from central per model at a time; a new lease is asked for when a fifth is left', snap: 'upstream.lease-size' }).default(1000),
+    })
+    .optional(),
+  /** Central's listener for appliances: enrolment, the change feed, pushes and serial leases. */
+  sync: z
+    .strictObject({
+      host: opt(z.string(), { description: 'sync listener address (central): appliances reach it; put it behind TLS (sync.tlsCert) or a TLS proxy', env: 'SERIAL_VAULT_SYNC_HOST', snap: 'sync.host' }).default('127.0.0.1'),
+      port: opt(z.number().int().min(0).max(65535).nullable(), { description: 'sync listener port (0 picks a free one; null: no sync listener)', env: 'SERIAL_VAULT_SYNC_PORT', snap: 'sync.port' }).default(8083),
+      tlsCert: opt(z.string().optional(), { description: 'PEM certificate chain the sync listener serves HTTPS with (relative: in the data directory)', snap: 'sync.tls-cert' }),
+      tlsKey: opt(z.string().optional(), { description: "the certificate's PEM private key (relative: in the data directory)", snap: 'sync.tls-key' }),
+      maxBodyBytes: opt(z.number().int().min(1024).max(64 * 1024 * 1024), { description: 'largest body a sync call may send' }).default(8 * 1024 * 1024),
+      tokenMinutes: opt(z.number().int().min(1).max(24 * 60), { description: "how long an appliance's sync token lasts before it signs a new challenge" }).default(15),
+    })
+    .prefault({}),
   /** Signed checkpoints of the audit chain, made in the background while the vault serves (`serial-vault audit checkpoint` makes one now). */
   audit: z
     .strictObject({
@@ -245,7 +271,10 @@ export function resolvePaths(config: Config): Config {
   const absolutePin = (uri: string) => uri.replace(/([?&]pin-source=file:)(?!\/)([^&]*)/, (_, key: string, path: string) => `${key}${join(config.dataDir, decodeURIComponent(path))}`);
   hsm.uri = absolutePin(hsm.uri);
   hsm.tokens = hsm.tokens.map(absolutePin);
-  return { ...config, hsm, ...(sso ? { sso } : {}) };
+  const inDataDir = (f: string | undefined) => (f && !isAbsolute(f) ? join(config.dataDir, f) : f);
+  const sync = { ...config.sync, ...(config.sync.tlsCert ? { tlsCert: inDataDir(config.sync.tlsCert) } : {}), ...(config.sync.tlsKey ? { tlsKey: inDataDir(config.sync.tlsKey) } : {}) };
+  const upstream = config.upstream?.caFile ? { ...config.upstream, caFile: inDataDir(config.upstream.caFile) } : config.upstream;
+  return { ...config, hsm, sync, ...(sso ? { sso } : {}), ...(upstream ? { upstream } : {}) };
 }
 
 export function databaseFile(config: Config): string | undefined {

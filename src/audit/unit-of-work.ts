@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import { ReplicaReadOnlyError, readOnlyTable } from '../db/errors.js';
 import { AuditLog, type AuditRecord } from './audit-log.js';
 
 /** Who makes a change, as the audit log records it. */
@@ -50,9 +51,18 @@ export class UnitOfWork {
         await trx('audit_head').where({ name: 'audit' }).update({ seq: trx.ref('seq') });
         return work(trx);
       })
-      .then((result) => {
-        this.db.emit(COMMITTED);
-        return result;
-      });
+      .then(
+        (result) => {
+          this.db.emit(COMMITTED);
+          return result;
+        },
+        async (e: unknown) => {
+          // On an appliance: the change named state central owns (change-capture.ts refused it).
+          const table = readOnlyTable(e);
+          if (table === undefined) throw e;
+          const central = (await this.db('settings').where({ name: 'sync-upstream-url' }).first('value').catch(() => undefined)) as { value?: string } | undefined;
+          throw new ReplicaReadOnlyError(table, central?.value);
+        },
+      );
   }
 }

@@ -1,3 +1,4 @@
+import { VaultError } from '../errors.js';
 /** Driver errors, read the same way for sqlite3 and pg. */
 
 export function isUniqueViolation(e: unknown): boolean {
@@ -39,3 +40,24 @@ export const bool = (v: unknown): boolean => v === true || v === 1 || v === '1' 
 
 /** Counts come back as numbers from SQLite and strings from PostgreSQL. */
 export const count = (v: unknown): number => Number(v ?? 0);
+
+/**
+ * A local change to a table an appliance holds as central's read-only copy
+ * (the guard triggers of change-capture.ts refused it).
+ */
+export class ReplicaReadOnlyError extends VaultError {
+  readonly code = 'ERR_REPLICATED_READ_ONLY' as const;
+  constructor(
+    readonly table: string,
+    central: string | undefined,
+  ) {
+    super(`this appliance holds a read-only copy of ${table.replace(/_/g, ' ')} kept by central${central ? ` (${central})` : ''}: make the change there (serial-vault … --url, or central's admin API), and it reaches this appliance within seconds`);
+    this.name = 'ReplicaReadOnlyError';
+  }
+}
+
+/** The replicated table a driver error says the read-only guard refused a write to, if it is that. */
+export function readOnlyTable(e: unknown): string | undefined {
+  const m = /sync: replicated from central: ([a-z_]+)/.exec((e as { message?: string })?.message ?? '');
+  return m?.[1];
+}

@@ -1,0 +1,154 @@
+import type { Database } from '../db/database.js';
+import { REPLICATED_TABLES, isReplicated } from '../db/replicated-tables.js';
+import { COMMITTED } from '../audit/unit-of-work.js';
+import { SyncError } from './errors.js';
+import type { FeedPage } from './feed.js';
+import type { SnapshotLine } from './snapshot.js';
+
+const CURSOR = 'sync-cursor';
+const BATCH = 200;
+
+interface TableShape {
+  readonly columns: ReadonlySet<string>;
+  readonly pk: readonly string[];
+}
+
+/**
+ * The only writer of replicated tables on an appliance. Each snapshot and
+ * each page of the feed is applied in one transaction that sets
+ * `sync_guard.applying` first (so the read-only triggers let it through and
+ * change capture stays quiet), defers foreign-key checks to its commit, and
+ * stores the feed cursor with the rows: after a crash the appliance asks
+ * again from the last page it committed, and applying a page twice changes
+ * nothing.
+ */
+export class Applier {
+  private shapes = new Map<string, TableShape>();
+
+  constructor(private readonly db: Database) {}
+
+  /** The last feed sequence applied (undefined before the first snapshot). */
+  async cursor(db: Database = this.db): Promise<number | undefined> {
+    const row = (await db('settings').where({ name: CURSOR }).first('value')) as { value?: string } | undefined;
+    return row?.value === undefined ? undefined : Number(row.value);
+  }
+
+  /**
+   * Replaces every replicated row with the snapshot's, and makes this
+   * vault an appliance: from then on only the applier writes those tables.
+   */
+  async applySnapshot(lines: AsyncIterable<SnapshotLine>, onProgress?: (rows: number) => void): Promise<{ head: number; rows: number }> {
+    return this.inApply(async (trx) => {
+      let head: number | undefined;
+      let rows = 0;
+      let ended = false;
+      const seen = new Map<string, Set<string>>();
+      const pending = new Map<string, Record<string, unknown>[]>();
+      const flush = async (table: string) => {
+        const batch = pending.get(table);
+        if (batch && batch.length > 0) await this.upsert(trx, table, batch);
+        pending.set(table, []);
+      };
+      for await (const line of lines) {
+        if ('head' in line) head = line.head;
+        else if ('end' in line) {
+          if (line.rows !== rows) throw new SyncError('ERR_SYNC_BATCH_INVALID', `the snapshot says it sent ${line.rows} rows, ${rows} arrived: nothing of it was applied`);
+          ended = true;
+        } else {
+          if (head === undefined || !isReplicated(line.table)) throw new SyncError('ERR_SYNC_BATCH_INVALID', `the snapshot has a row of "${line.table}" ${head === undefined ? 'before its head' : 'which is not replicated'}`);
+          const shape = await this.shape(trx, line.table);
+          (seen.get(line.table) ?? seen.set(line.table, new Set()).get(line.table)!).add(keyOf(shape, line.row));
+          const batch = pending.get(line.table) ?? [];
+          batch.push(line.row);
+          pending.set(line.table, batch);
+          rows++;
+          if (batch.length >= BATCH) await flush(line.table);
+          if (rows % 10_000 === 0) onProgress?.(rows);
+        }
+      }
+      if (head === undefined || !ended) throw new SyncError('ERR_UPSTREAM_UNAVAILABLE', 'the snapshot from central was cut short: nothing of it was applied; it is asked for again');
+      for (const table of pending.keys()) await flush(table);
+      // What central no longer has, or no longer shows this appliance, goes: children first.
+      for (const { table } of [...REPLICATED_TABLES].reverse()) {
+        const shape = await this.shape(trx, table);
+        const keep = seen.get(table) ?? new Set<string>();
+        const gone = ((await trx(table).select(...shape.pk)) as Record<string, unknown>[]).filter((r) => !keep.has(keyOf(shape, r)));
+        for (const r of gone) await trx(table).where(pkWhere(shape, r)).delete();
+      }
+      await trx('sync_guard').where({ name: 'sync' }).update({ role: 'appliance' });
+      await this.setCursor(trx, head);
+      return { head, rows };
+    });
+  }
+
+  /** Applies one page of the feed; a page from before the cursor (a retry that already committed) changes nothing. */
+  async applyPage(page: FeedPage, from: number): Promise<number> {
+    return this.inApply(async (trx) => {
+      const at = await this.cursor(trx);
+      if (at === undefined) throw new SyncError('ERR_SYNC_ROLE', 'this vault has no snapshot from central yet: it takes one before following the feed');
+      if (at !== from) return at;
+      for (const c of page.changes) {
+        if (!isReplicated(c.table)) throw new SyncError('ERR_SYNC_BATCH_INVALID', `change ${c.seq} is for "${c.table}", which is not replicated: nothing of the page was applied`);
+        const shape = await this.shape(trx, c.table);
+        if (c.op === 'delete') await trx(c.table).where(pkWhere(shape, c.row)).delete();
+        else await this.upsert(trx, c.table, [c.row]);
+      }
+      await this.setCursor(trx, page.next);
+      return page.next;
+    });
+  }
+
+  private async inApply<T>(work: (trx: Database) => Promise<T>): Promise<T> {
+    const sqlite = this.db.client.config.client !== 'pg';
+    const result = await this.db.transaction(async (trx) => {
+      await trx('sync_guard').where({ name: 'sync' }).update({ applying: 1 });
+      if (sqlite) await trx.raw('PRAGMA defer_foreign_keys = ON');
+      else await trx.raw('SET CONSTRAINTS ALL DEFERRED');
+      const out = await work(trx);
+      await trx('sync_guard').where({ name: 'sync' }).update({ applying: 0 });
+      return out;
+    });
+    this.db.emit(COMMITTED);
+    return result;
+  }
+
+  private async setCursor(trx: Database, seq: number): Promise<void> {
+    await trx('settings').insert({ name: CURSOR, value: String(seq) }).onConflict('name').merge();
+  }
+
+  /** Inserts or replaces rows by primary key; columns this vault does not know (a newer central) are left out. */
+  private async upsert(trx: Database, table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
+    const shape = await this.shape(trx, table);
+    const known = rows.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => shape.columns.has(k)).map(([k, v]) => [k, typeof v === 'object' && v !== null ? JSON.stringify(v) : v])));
+    const merge = [...shape.columns].filter((c) => !shape.pk.includes(c) && known[0] && c in known[0]);
+    for (let i = 0; i < known.length; i += BATCH) {
+      const q = trx(table).insert(known.slice(i, i + BATCH)).onConflict([...shape.pk]);
+      await (merge.length > 0 ? q.merge(merge) : q.ignore());
+    }
+  }
+
+  private async shape(db: Database, table: string): Promise<TableShape> {
+    const had = this.shapes.get(table);
+    if (had) return had;
+    const local = REPLICATED_TABLES.find((t) => t.table === table)?.local ?? [];
+    let shape: TableShape;
+    if (db.client.config.client === 'pg') {
+      const cols = Object.keys(await db(table).columnInfo());
+      const pk = (
+        (await db.raw(
+          `SELECT a.attname AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = ?::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)`,
+          [table],
+        )) as { rows: Array<{ name: string }> }
+      ).rows.map((r) => r.name);
+      shape = { columns: new Set(cols.filter((c) => !local.includes(c))), pk };
+    } else {
+      const info = (await db.raw(`PRAGMA table_info(${table})`)) as Array<{ name: string; pk: number }>;
+      shape = { columns: new Set(info.map((c) => c.name).filter((c) => !local.includes(c))), pk: info.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name) };
+    }
+    this.shapes.set(table, shape);
+    return shape;
+  }
+}
+
+const keyOf = (shape: TableShape, row: Record<string, unknown>) => JSON.stringify(shape.pk.map((c) => String(row[c])));
+const pkWhere = (shape: TableShape, row: Record<string, unknown>) => Object.fromEntries(shape.pk.map((c) => [c, row[c]])) as Record<string, string | number>;
