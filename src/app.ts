@@ -17,6 +17,7 @@ import { ceremonyActions } from './custody/ceremony-actions.js';
 import { keyHealth } from './custody/key-health.js';
 import { ProvisioningService } from './provisioning/service.js';
 import { StoreService } from './store/store-service.js';
+import { openSync, type SyncService } from './sync/service.js';
 import type { Vault, VaultOptions } from './vault.js';
 import { useSoftHsmConfig } from './keystore/pkcs11/softhsm.js';
 
@@ -61,6 +62,7 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
   db.on('query-response', (r: unknown, q: { __knexQueryUid: string }) => finished(r, q));
   db.on('query-error', (e: unknown, q: { __knexQueryUid: string }) => finished(e, q));
   let keystore: KeyStore | undefined;
+  let sync: SyncService | undefined;
   let stopMaintenance = () => undefined as void;
   try {
     const applied = await migrate(db);
@@ -83,7 +85,26 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
     // What an upload cut short left in the blob store's temporary folder.
     const swept = await snaps.blobs.sweep();
     if (swept > 0) logger.info({ files: swept }, 'removed unfinished uploads');
+    // Built before provisioning: on an appliance its lease keeper numbers the serials, and only its own keys sign.
+    sync = await openSync(config, {
+      db,
+      keystore: signing,
+      custody,
+      blobs: snaps.blobs,
+      logger,
+      onConflicts: (found) => {
+        for (const c of found) metrics.syncConflicts.inc({ brand: c.brand, model: c.model });
+      },
+      onStatus: (s) => {
+        if (s.pull.lagSeconds !== undefined) metrics.syncLagSeconds.set(s.pull.lagSeconds);
+        if (s.pull.changesBehind !== undefined) metrics.syncChangesBehind.set(s.pull.changesBehind);
+        for (const [kind, n] of Object.entries(s.push.backlog)) metrics.syncPushBacklog.set({ kind }, n);
+        for (const m of s.leases.models) metrics.syncLeaseRemaining.set({ brand: m.brand, model: m.model }, m.left);
+      },
+    });
+    const appliance = sync.role === 'appliance' ? sync : undefined;
     const provisioning = new ProvisioningService(db, signing, { custody, models }, {
+      ...(appliance ? { numbers: appliance.leases, ...(appliance.name ? { holder: appliance.name } : {}) } : {}),
       requestIdTtlMs: config.device.requestIdTtlSeconds * 1000,
       queue: { max: config.device.queueMax, answerWithinMs: config.device.answerWithinSeconds * 1000, keepAnswersMs: config.device.keepAnswersMinutes * 60_000 },
       observe: (e) => metrics.registrations.inc({ station: e.station, brand: e.brandId, model: e.model, outcome: e.outcome }),
@@ -110,6 +131,7 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
       void provisioning.requestIds.prune().catch(() => undefined);
       void accounts.pruneSessions().catch(() => undefined);
       void store.sessions.prune().catch(() => undefined);
+      if (sync?.role === 'central') void sync.auth.prune().catch(() => undefined);
     }, 3600_000);
     pruner.unref();
     const stopCheckpointTimer = stopMaintenance;
@@ -118,6 +140,7 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
       stopCheckpointTimer();
     };
     const ks = keystore;
+    const syncService = sync;
     return {
       config,
       db,
@@ -130,11 +153,13 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
       accounts,
       audit,
       ceremonies,
-      keyHealth: () => keyHealth({ custody, keystore: signing, ceremonies, models: () => models.list() }, new Date()),
+      sync: syncService,
+      keyHealth: () => keyHealth({ custody, keystore: signing, ceremonies, models: () => models.list(), ...(appliance?.name ? { holder: appliance.name } : {}) }, new Date()),
       logger,
       metrics,
       async close() {
         stopMaintenance();
+        if (syncService.role === 'appliance') await syncService.agent.stop();
         await provisioning.stop();
         await audit.stopCheckpoints();
         await ks.close();

@@ -46,6 +46,21 @@ async function ready(vault: Vault): Promise<{ ok: boolean; problems: string[] }>
   return { ok: problems.length === 0, problems };
 }
 
+/**
+ * The admin listener's readiness: the same verdict, and on an appliance its
+ * link to central (lag, push backlog, leases, alarms). Being offline does not
+ * make an appliance unready: it goes on registering devices and serving its store.
+ */
+function adminReadiness(vault: Vault): () => Promise<{ ok: boolean; problems: string[] }> {
+  const base = readiness(vault);
+  return async () => {
+    const verdict = await base();
+    if (vault.sync.role !== 'appliance') return verdict;
+    const sync = await vault.sync.status().catch(() => undefined);
+    return { ...verdict, ...(sync ? { sync: { upstream: sync.upstream, pull: sync.pull, push: sync.push, leases: sync.leases, alarms: sync.alarms } } : {}) };
+  };
+}
+
 export interface Listening {
   readonly server: Server;
   readonly url: string;
@@ -153,7 +168,7 @@ export async function serveAdmin(vault: Vault): Promise<Listening> {
   const app = adminApp({
     metrics: vault.metrics,
     logger: vault.logger,
-    ready: readiness(vault),
+    ready: adminReadiness(vault),
     beforeScrape: () => {
       vault.metrics.registrationQueue.set(vault.provisioning.queued);
       const load = vault.keystore.load?.();
@@ -167,6 +182,7 @@ export async function serveAdmin(vault: Vault): Promise<Listening> {
       snaps: vault.snaps,
       custody: { custody: vault.custody, ceremonies: vault.ceremonies, keyHealth: () => vault.keyHealth() },
       provisioning: vault.provisioning,
+      ...(vault.sync.role === 'central' ? { appliances: vault.sync.appliances, syncConflicts: vault.sync.conflicts } : {}),
       sso: await signInFor(vault.config, publicUrl),
       cookieKey: await vaultSecret(vault.db, 'cookie-key'),
       publicUrl,

@@ -1,6 +1,7 @@
 import { OPERATOR } from './accounts/principal.js';
 import { HttpError } from './http/errors.js';
 import { serveAdmin, serveDevices, serveStore, type Listening } from './listeners.js';
+import { serveSync } from './sync-listener.js';
 import { reopenLog } from './logging.js';
 import type { Vault } from './vault.js';
 import { FINDING_KINDS } from './custody/key-health.js';
@@ -25,18 +26,26 @@ export async function runVault(vault: Vault, say: (line: string) => void): Promi
   };
   let devices: Listening | undefined;
   let store: Listening | undefined;
-  let admin: Listening;
+  let admin: Listening | undefined;
+  let sync: Listening | undefined;
+  const central = vault.sync.role === 'central' ? vault.sync : undefined;
   try {
     devices = await listen('device API', vault.config.device.port, () => serveDevices(vault));
     store = await listen('store listener', vault.config.store.port, () => serveStore(vault));
     admin = await listen('admin listener', vault.config.admin.port, () => serveAdmin(vault));
+    if (central && vault.config.sync.port !== null) sync = await listen('sync listener', vault.config.sync.port, () => serveSync(vault, central));
   } catch (e) {
+    await admin?.close();
     await store?.close();
     await devices?.close();
     await vault.close();
     throw e;
   }
-  say(`serial-vault ${vault.config.dataDir}: device API on ${devices.url}, store on ${store.url} (devices reach it at ${vault.store.url}), admin API on ${admin.url}api/v1/ (sign-in, metrics, health)`);
+  say(`serial-vault ${vault.config.dataDir}: device API on ${devices.url}, store on ${store.url} (devices reach it at ${vault.store.url}), admin API on ${admin.url}api/v1/ (sign-in, metrics, health)${sync ? `, sync listener for appliances on ${sync.url}` : ''}`);
+  if (vault.sync.role === 'appliance') {
+    vault.sync.agent.start(); // stopped by vault.close()
+    say(`appliance "${vault.sync.name ?? '?'}" of central ${vault.sync.upstream.url}: store, role and catalog state come from there (serial-vault sync status shows the link)`);
+  }
   vault.audit.startCheckpoints(); // stopped by vault.close()
   if ((await vault.accounts.listPeople(OPERATOR, { limit: 1 })).items.length === 0) {
     say(`no administrators yet: serial-vault admin create --email YOU@EXAMPLE.COM --data-dir ${vault.config.dataDir}`);
@@ -61,6 +70,7 @@ export async function runVault(vault: Vault, say: (line: string) => void): Promi
   // then the HSM sessions and the database close.
   await devices.close();
   await store.close();
+  await sync?.close();
   await admin.close();
   await vault.close();
   vault.logger.info('stopped');

@@ -12,6 +12,7 @@ import type { CeremonyService } from './custody/ceremonies.js';
 import type { Finding } from './custody/key-health.js';
 import type { ProvisioningService } from './provisioning/service.js';
 import type { StoreService } from './store/store-service.js';
+import type { SyncService } from './sync/service.js';
 
 export const VERSION = '0.1.0';
 
@@ -33,6 +34,8 @@ export interface Vault {
   readonly audit: AuditService;
   /** Key actions that wait for M approvals from security officers. */
   readonly ceremonies: CeremonyService;
+  /** Central: its appliances, the feed, pushes and leases. An appliance: its link to central. */
+  readonly sync: SyncService;
   /** What security officers must notice about keys now (key-health.ts). */
   keyHealth(): Promise<Finding[]>;
   readonly logger: Logger;

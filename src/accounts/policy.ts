@@ -44,7 +44,10 @@ export type Action =
   | 'system-user.create'
   | 'remodel.read'
   | 'remodel.manage'
-  | 'report.read';
+  | 'report.read'
+  | 'sync-conflict.read'
+  | 'appliance.read'
+  | 'appliance.manage';
 
 /**
  * What an action needs:
@@ -104,4 +107,9 @@ export const POLICY: Readonly<Record<Action, Requirement>> = {
   'remodel.read': { scope: 'store', roles: ['admin', 'security-officer'] },
   'remodel.manage': { scope: 'store', roles: ['admin'] },
   'report.read': { scope: 'store', roles: ['admin', 'security-officer'] },
+  // Serials two appliances gave to two devices: the brand's administrators resolve them, officers may look.
+  'sync-conflict.read': { scope: 'store', roles: ['admin', 'security-officer'] },
+  // Appliances (central): administrators of the brand's store add, disable and enable them.
+  'appliance.read': { scope: 'store', roles: ['admin'] },
+  'appliance.manage': { scope: 'store', roles: ['admin'] },
 };

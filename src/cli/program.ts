@@ -17,6 +17,8 @@ import { stationCommands } from './commands/station.js';
 import { systemUserCommand } from './commands/system-user.js';
 import { hardwareIdentityCommand } from './commands/hardware-identity.js';
 import { allowlistCommand } from './commands/allowlist.js';
+import { applianceCommand } from './commands/appliance.js';
+import { syncCommand } from './commands/sync.js';
 import { CliError, type CliIo } from './io.js';
 
 const VERSION = (() => {
@@ -47,6 +49,8 @@ export function buildProgram(io: CliIo): Command {
   program.addCommand(systemUserCommand(io));
   program.addCommand(hardwareIdentityCommand(io));
   program.addCommand(allowlistCommand(io));
+  program.addCommand(applianceCommand(io));
+  program.addCommand(syncCommand(io));
   program.addCommand(deviceCommand(io));
   program.addCommand(catalogCommand(io));
   program.addCommand(snapCommand(io), { hidden: true });

@@ -20,13 +20,22 @@ export type ModelsInUse = () => Promise<ReadonlyArray<{ readonly brandAccountId:
 
 const EXPIRY_WARNING_MS = 30 * 86400_000;
 
+export interface KeyHealthParts {
+  readonly custody: Custody;
+  readonly keystore: KeyStore;
+  readonly ceremonies: CeremonyService;
+  readonly models: ModelsInUse;
+  /** This instance's holder (an appliance's name; unset on central): keys another instance's HSM holds are not looked for here. */
+  readonly holder?: string | undefined;
+}
+
 /**
  * The key health report: an enabled model no key may sign for, a key the
  * HSM has lost, a key whose account-key ends within 30 days, an account-key
  * still awaited from Canonical, a ceremony waiting for approvals, a brand
  * with no security officer to guard its keys.
  */
-export async function keyHealth(parts: { custody: Custody; keystore: KeyStore; ceremonies: CeremonyService; models: ModelsInUse }, now: Date): Promise<Finding[]> {
+export async function keyHealth(parts: KeyHealthParts, now: Date): Promise<Finding[]> {
   const { custody, keystore, ceremonies } = parts;
   const findings: Finding[] = [];
   const brands = await custody.brands.list();
@@ -45,7 +54,8 @@ export async function keyHealth(parts: { custody: Custody; keystore: KeyStore; c
     const brand = k.brandId !== undefined ? byId.get(k.brandId)?.accountId ?? '' : '';
     const state = keyStateAt(k, now);
     if (state === 'revoked' || state === 'retired') continue;
-    if (!(await keystore.find(k.label))) {
+    // A key held in another instance's HSM (an appliance's, or central's as seen from an appliance) is not in this one by design.
+    if (k.heldBy === parts.holder && !(await keystore.find(k.label))) {
       findings.push({ kind: 'key-missing-from-hsm', brand, subject: k.label, message: `key "${k.label}" (${k.purpose}) is ${state} but not in the HSM` });
     }
     if (k.state === 'pending') {

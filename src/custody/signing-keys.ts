@@ -34,6 +34,8 @@ export interface SigningKeyRecord {
   readonly revokedAt: string | undefined;
   /** In the canonical setup, the account-key-request awaiting Canonical's account-key. */
   readonly accountKeyRequest: string | undefined;
+  /** The appliance whose HSM holds the private half; undefined: this vault's authoritative HSM (central, standalone). */
+  readonly heldBy: string | undefined;
   readonly createdAt: string;
 }
 
@@ -53,6 +55,7 @@ const toKey = (r: Record<string, unknown>): SigningKeyRecord => ({
   replacedBy: optNumber(r['replaced_by']),
   revokedAt: opt(r['revoked_at']),
   accountKeyRequest: opt(r['account_key_request']),
+  heldBy: opt(r['held_by']),
   createdAt: String(r['created_at']),
 });
 
@@ -65,6 +68,8 @@ export interface NewKey {
   readonly state?: StoredKeyState;
   readonly since?: string;
   readonly accountKeyRequest?: string;
+  /** An appliance's name, for a key its own HSM holds (enrolment). */
+  readonly heldBy?: string;
 }
 
 /** Which HSM key is which: label, snapd key id, owner, purpose and state. The private halves stay in the HSM. */
@@ -86,6 +91,7 @@ export class SigningKeyRepository {
         state: k.state ?? 'active',
         since: k.since ?? now,
         account_key_request: k.accountKeyRequest ?? null,
+        ...(k.heldBy !== undefined ? { held_by: k.heldBy } : {}),
         created_at: now,
       })
       .returning('*');

@@ -10,6 +10,9 @@ import { deviceSessions } from './migrations/0008-device-sessions.js';
 import { keyLifecycle } from './migrations/0009-key-lifecycle.js';
 import { auditCheckpoints } from './migrations/0010-audit-checkpoints.js';
 import { factoryLines } from './migrations/0011-factory-lines.js';
+import { syncFeed } from './migrations/0012-sync-feed.js';
+import { appliances } from './migrations/0013-appliances.js';
+import { syncPushLeases } from './migrations/0014-sync-push-leases.js';
 
 /**
  * The schema, one entry per change, never edited once released. Runs
@@ -28,5 +31,8 @@ export const MIGRATIONS: ReadonlyArray<{ name: string; up: (db: Knex) => Promise
   keyLifecycle,
   auditCheckpoints,
   factoryLines,
+  syncFeed,
+  appliances,
+  syncPushLeases,
 ];
 

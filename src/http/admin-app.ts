@@ -14,6 +14,8 @@ import type { Metrics } from './metrics.js';
 import { accessLog, errors, sendJson } from './middleware.js';
 import type { CustodyApi } from './admin/routes/custody.js';
 import type { ProvisioningService } from '../provisioning/service.js';
+import type { SyncConflicts } from '../sync/conflicts.js';
+import type { ApplianceService } from '../sync/appliances.js';
 
 export interface AdminApiOptions {
   readonly accounts: AccountsService;
@@ -22,6 +24,10 @@ export interface AdminApiOptions {
   readonly custody: CustodyApi;
   /** Factory lines: stations, allow-lists, hardware identities, system-users, remodel rules, reports. */
   readonly provisioning: ProvisioningService;
+  /** Central: serial conflicts found in appliances' pushes (sync/conflicts.ts); none listed without it. */
+  readonly syncConflicts?: Pick<SyncConflicts, 'list'>;
+  /** Central: the appliances it serves (sync/appliances.ts); their routes are served only with it. */
+  readonly appliances?: ApplianceService;
   readonly sso: OidcSignIn | undefined;
   /** Signs the sign-in cookie and derives CSRF tokens; a per-vault secret. */
   readonly cookieKey: Buffer;
@@ -75,7 +81,7 @@ export function adminApp(options: AdminAppOptions): Koa & AdminAppExtras {
   const api = options.api;
   if (api) {
     const sealer = new CookieSealer(api.cookieKey);
-    routes = adminRoutes(api.accounts, api.snaps, api.custody, api.provisioning, (id) => sealer.csrfFor(id));
+    routes = adminRoutes(api.accounts, api.snaps, api.custody, api.provisioning, (id) => sealer.csrfFor(id), api.syncConflicts, api.appliances);
     const document = openApiDocument(routes, api.version);
     router.get('/api/v1/openapi.json', async function describeApi(ctx) {
       sendJson(ctx, 200, document);

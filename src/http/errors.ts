@@ -7,6 +7,7 @@ import { KeyStoreError, type KeyStoreErrorCode } from '../keystore/errors.js';
 import type { ProvisioningErrorCode } from '../provisioning/errors.js';
 import type { SetupErrorCode } from '../setup/errors.js';
 import type { StoreErrorCode } from '../store/errors.js';
+import type { SyncErrorCode } from '../sync/errors.js';
 import { VaultError } from '../errors.js';
 
 /** Refusals made by the HTTP layer itself. */
@@ -24,7 +25,7 @@ export type HttpErrorCode =
   | 'ERR_LISTEN_FAILED'
   | 'ERR_INTERNAL';
 
-export type ErrorCode = HttpErrorCode | ProvisioningErrorCode | KeyStoreErrorCode | AssertionErrorCode | AccountsErrorCode | CustodyErrorCode | CatalogErrorCode | StoreErrorCode | SetupErrorCode;
+export type ErrorCode = HttpErrorCode | ProvisioningErrorCode | KeyStoreErrorCode | AssertionErrorCode | AccountsErrorCode | CustodyErrorCode | CatalogErrorCode | StoreErrorCode | SetupErrorCode | SyncErrorCode;
 
 /**
  * Every code the service can answer with, and its HTTP status: one table, so
@@ -199,6 +200,22 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = {
   ERR_SOFTHSM_MISSING: 500,
   ERR_INSTALL_INCOMPLETE: 500,
   ERR_DEMO_INCOMPLETE: 500,
+  ERR_ENROLMENT_TOKEN_INVALID: 401,
+  ERR_ENROLMENT_NOT_EMPTY: 409,
+  ERR_ENROLMENT_FAILED: 500,
+  ERR_APPLIANCE_UNKNOWN: 404,
+  ERR_APPLIANCE_EXISTS: 409,
+  ERR_APPLIANCE_DISABLED: 403,
+  ERR_APPLIANCE_AUTH: 401,
+  ERR_SYNC_NONCE_INVALID: 401,
+  ERR_SYNC_CURSOR_AHEAD: 409,
+  ERR_SYNC_OUT_OF_ORDER: 409,
+  ERR_SYNC_BATCH_INVALID: 400,
+  ERR_SYNC_LEASE_INVALID: 400,
+  ERR_SYNC_LEASE_EXHAUSTED: 503,
+  ERR_REPLICATED_READ_ONLY: 409,
+  ERR_SYNC_ROLE: 409,
+  ERR_UPSTREAM_UNAVAILABLE: 503,
 };
 
 export class HttpError extends VaultError {

@@ -42,6 +42,11 @@ export class Metrics {
   readonly keyHealthFindings = new Gauge({ name: 'serial_vault_key_health_findings', help: 'Key health findings now, by kind (serial-vault key health lists them)', labelNames: ['kind'] as const, registers: [this.registry] });
   readonly hsmQueueDepth = new Gauge({ name: 'serial_vault_hsm_queue_depth', help: 'Signatures waiting for an HSM signer', registers: [this.registry] });
   readonly hsmBusySigners = new Gauge({ name: 'serial_vault_hsm_busy_signers', help: 'HSM signer sessions working', registers: [this.registry] });
+  readonly syncPushBacklog = new Gauge({ name: 'serial_vault_sync_push_backlog', help: 'Appliance: local rows central has not acknowledged yet, by kind (issuance, checkpoint, counters)', labelNames: ['kind'] as const, registers: [this.registry] });
+  readonly syncLeaseRemaining = new Gauge({ name: 'serial_vault_sync_lease_remaining', help: 'Appliance: serial template numbers left in the ranges leased from central, by brand and model', labelNames: ['brand', 'model'] as const, registers: [this.registry] });
+  readonly syncLagSeconds = new Gauge({ name: 'serial_vault_sync_lag_seconds', help: 'Appliance: seconds since it last had every change central had', registers: [this.registry] });
+  readonly syncChangesBehind = new Gauge({ name: 'serial_vault_sync_changes_behind', help: "Appliance: changes in central's feed it has not applied, as last heard", registers: [this.registry] });
+  readonly syncConflicts = new Counter({ name: 'serial_vault_sync_conflicts_total', help: 'Central: serials two origins gave to two device keys (GET /api/v1/sync/conflicts lists them), by brand and model', labelNames: ['brand', 'model'] as const, registers: [this.registry] });
   readonly dbDuration = new Histogram({
     name: 'serial_vault_db_query_duration_seconds',
     help: 'Database statement latency',

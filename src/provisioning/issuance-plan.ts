@@ -1,6 +1,6 @@
 import type { Custody } from '../custody/custody.js';
 import { CustodyError } from '../custody/errors.js';
-import { signingKeyAt } from '../custody/key-state.js';
+import { signingKeyAt, usableAt } from '../custody/key-state.js';
 import type { SigningKeyRecord } from '../custody/signing-keys.js';
 import type { ShortCache } from '../db/short-cache.js';
 import type { KeyStore } from '../keystore/keystore.js';
@@ -18,27 +18,39 @@ export interface PlanParts {
   readonly origin: string;
   /** A number that moves on with every registration: which of several keys goes first. */
   readonly turn: number;
+  /** Whose HSM this instance signs with: undefined on central or standalone, the appliance's name on an appliance. */
+  readonly holder?: string | undefined;
 }
 
 /**
  * The keys that may sign a model's serials at `at`: its own key and each
- * extra serial key, each followed through its rotations. Keys whose token
- * is known to be down go last; among the rest each registration starts at
- * the next one, so signing spreads over the tokens.
+ * extra serial key, each followed through its rotations, and only those
+ * whose private half this instance's HSM holds (`holder`: undefined on
+ * central or standalone, the appliance's name on an appliance). An
+ * appliance whose model names none of its keys signs with the brand's
+ * serials keys it holds. Keys whose token is known to be down go last;
+ * among the rest each registration starts at the next one, so signing
+ * spreads over the tokens.
  */
-export function candidateKeys(starts: readonly number[], keys: readonly SigningKeyRecord[], at: Date, available: (label: string) => boolean, turn: number): SigningKeyRecord[] {
+export function candidateKeys(starts: readonly number[], keys: readonly SigningKeyRecord[], at: Date, available: (label: string) => boolean, turn: number, holder?: string): SigningKeyRecord[] {
+  const heldHere = (k: SigningKeyRecord) => k.heldBy === holder;
   const chosen = new Map<number, SigningKeyRecord>();
   let refusal: unknown;
-  for (const id of starts) {
-    const start = keys.find((k) => k.id === id);
-    if (!start) continue;
+  const consider = (start: SigningKeyRecord) => {
     try {
       const key = signingKeyAt(start, keys, at);
-      chosen.set(key.id, key);
+      if (heldHere(key)) chosen.set(key.id, key);
     } catch (e) {
       if (!(e instanceof CustodyError)) throw e;
       refusal ??= e;
     }
+  };
+  for (const id of starts) {
+    const start = keys.find((k) => k.id === id);
+    if (start) consider(start);
+  }
+  if (chosen.size === 0 && holder !== undefined) {
+    for (const k of keys) if (k.purpose === 'serials' && heldHere(k) && usableAt(k, at)) consider(k);
   }
   if (chosen.size === 0) throw refusal ?? new CustodyError('ERR_SIGNING_KEY_UNUSABLE', 'no key may sign serials for this model now; the brand has been told (serial-vault key health)');
   const all = [...chosen.values()];
@@ -58,7 +70,7 @@ export async function prepareIssuance(r: Registration, nonce: Nonce, identity: I
   const keys = await parts.cache.get(cacheKey, () => parts.custody.keys.ofModelBrand(model.signingKeyId)).catch(transient);
   const extra = await parts.cache.get(`serial-keys\0${model.id}`, () => parts.serialKeyIds(model.id)).catch(transient);
   const available = (label: string) => parts.keystore.isAvailable?.(label) ?? true;
-  const signingKeys = candidateKeys([model.signingKeyId, ...extra], keys, at, available, parts.turn);
+  const signingKeys = candidateKeys([model.signingKeyId, ...extra], keys, at, available, parts.turn, parts.holder);
   const deviceKeyId = request.view.deviceKey.id;
   const original = r.remodel ? `${r.remodel.oldSerial.view.brandId}/${r.remodel.oldSerial.view.model}/${r.remodel.oldSerial.view.serial}` : undefined;
   const log = {

@@ -1,5 +1,7 @@
 import type { Database } from '../db/database.js';
 import { nowIso } from '../db/errors.js';
+import { modelCounter, type NumberAllocator } from './number-allocator.js';
+import { ProvisioningError } from './errors.js';
 
 export interface IssuedSerial {
   readonly id: number;
@@ -58,6 +60,8 @@ const toSerial = (r: Record<string, unknown>): IssuedSerial => ({
 /** Reservations older than this are taken as abandoned (the process that made them is gone). */
 const STALE_RESERVATION_MS = 5 * 60 * 1000;
 const RECHECK_FREE_MS = 30 * 1000;
+/** Rounds of take-then-replenish before a new number is given up on: many requests waiting on one small lease share it a lease at a time. */
+const NEW_NUMBER_ATTEMPTS = 10;
 
 /** Issued serials, their issuance log and the numbers a serial template hands out. */
 export class SerialRepository {
@@ -71,6 +75,8 @@ export class SerialRepository {
   constructor(
     private readonly db: Database,
     private readonly clock: () => Date = () => new Date(),
+    /** Where new template numbers come from: the model's counter, or an appliance's leased ranges. */
+    private readonly numbers: NumberAllocator = modelCounter,
   ) {}
 
   async byDevice(modelId: number, deviceKeyId: string, trx: Database = this.db): Promise<IssuedSerial | undefined> {
@@ -117,15 +123,23 @@ export class SerialRepository {
   /**
    * Takes the next number and records its reservation in one transaction: a
    * crash between the two would otherwise lose the number for good (the
-   * counter moved, no reservation to free at the next start).
+   * counter moved, no reservation to free at the next start). With none at
+   * hand (an appliance's leases used up), the allocator is asked for more
+   * outside the transaction, which may mean a call to central.
    */
   private async newNumber(modelId: number, now: string): Promise<number> {
-    return this.db.transaction(async (trx) => {
-      const [taken] = await trx('models').where({ id: modelId }).increment('next_serial_number', 1).returning('next_serial_number');
-      const number = Number(typeof taken === 'object' ? (taken as { next_serial_number: number }).next_serial_number : taken) - 1;
-      await trx('serial_reservations').insert({ model_id: modelId, number, state: 'reserved', updated_at: now });
-      return number;
-    });
+    for (let attempt = 0; attempt < NEW_NUMBER_ATTEMPTS; attempt++) {
+      const number = await this.db.transaction(async (trx) => {
+        const taken = await this.numbers.take(trx, modelId);
+        if (taken !== undefined) await trx('serial_reservations').insert({ model_id: modelId, number: taken, state: 'reserved', updated_at: now });
+        return taken;
+      });
+      if (number !== undefined) return number;
+      if (!this.numbers.replenish) break;
+      await this.numbers.replenish(modelId);
+    }
+    // Only a model deleted under the request, or numbers taken by others as fast as they came.
+    throw new ProvisioningError('ERR_TEMPORARILY_UNAVAILABLE', 'no serial number could be taken for this model just now; try again shortly');
   }
 
   /** The number was not used: the next device gets it. */

@@ -24,6 +24,7 @@ import { RegistrationStats, type RegistrationOutcome } from './registration-stat
 import { RemodelRules, checkOldSerial } from './remodel.js';
 import { RequestIdRepository } from './request-ids.js';
 import { SerialRepository } from './serials.js';
+import type { NumberAllocator } from './number-allocator.js';
 import { StationQuotas } from './quotas.js';
 import { StationAdmin } from './station-admin.js';
 import { StationRepository, type StationRecord } from './stations.js';
@@ -41,6 +42,10 @@ export interface ProvisioningOptions {
   readonly clock?: () => Date;
   /** Told of every registration's outcome (the metrics). */
   readonly observe?: (event: { station: string; brandId: string; model: string; outcome: RegistrationOutcome }) => void;
+  /** Where serial template numbers come from; default the model's own counter (an appliance passes its lease keeper). */
+  readonly numbers?: NumberAllocator;
+  /** On an appliance, its name: only keys its own HSM holds (signing_keys.held_by) sign here. Unset on central and standalone. */
+  readonly holder?: string;
 }
 
 export interface IssueInput {
@@ -106,7 +111,7 @@ export class ProvisioningService {
     this.stationAdmin = new StationAdmin(db, this.clock);
     this.quotas = new StationQuotas(db);
     this.requestIds = new RequestIdRepository(db, options.requestIdTtlMs, this.clock);
-    this.serials = new SerialRepository(db, this.clock);
+    this.serials = new SerialRepository(db, this.clock, options.numbers);
     this.remodelRules = new RemodelRules(db, this.clock);
     this.hardwareIdentities = new HardwareIdentities(db, this.clock);
     this.stats = new RegistrationStats(db, this.clock);
@@ -236,6 +241,7 @@ export class ProvisioningService {
         clock: this.clock,
         origin: this.origin,
         turn: this.turn++,
+        holder: this.options.holder,
       });
     const issuance = await plan();
     try {

@@ -36,7 +36,7 @@ async function secretFile(path: string): Promise<void> {
 }
 
 /** Sets up the embedded defaults in a data directory: SoftHSM2 token, config, database. Idempotent. */
-export async function initDataDir(dataDir: string, options: { port?: number; adminPort?: number; storePort?: number; database?: string } = {}): Promise<{ dir: string; created: boolean }> {
+export async function initDataDir(dataDir: string, options: { port?: number; adminPort?: number; storePort?: number; syncPort?: number; database?: string } = {}): Promise<{ dir: string; created: boolean }> {
   const dir = resolve(dataDir);
   await mkdir(join(dir, 'tokens'), { recursive: true, mode: 0o700 });
   await mkdir(join(dir, 'secrets'), { recursive: true, mode: 0o700 });
@@ -66,6 +66,8 @@ export async function initDataDir(dataDir: string, options: { port?: number; adm
       device: { port: options.port ?? 8080 },
       admin: { port: options.adminPort ?? 8081 },
       store: { port: options.storePort ?? 8082 },
+      // A directory whose admin listener picks a free port (tests, several vaults on one machine) picks one for sync too.
+      sync: { port: options.syncPort ?? (options.adminPort === 0 ? 0 : 8083) },
     };
     parseConfig(config);
     const { dataDir: _omit, ...stored } = config;

@@ -6,6 +6,16 @@ import type { FeedPage } from './feed.js';
 import type { SnapshotLine } from './snapshot.js';
 
 const CURSOR = 'sync-cursor';
+const HEAD = 'sync-head';
+const CURRENT_AT = 'sync-current-at';
+
+/** Where this appliance stands with central's feed, as its last applied page left it (readable by any process). */
+export interface FeedPosition {
+  readonly cursor: number | undefined;
+  readonly head: number | undefined;
+  /** When the appliance last applied everything central had. */
+  readonly currentAt: string | undefined;
+}
 const BATCH = 200;
 
 interface TableShape {
@@ -31,6 +41,13 @@ export class Applier {
   async cursor(db: Database = this.db): Promise<number | undefined> {
     const row = (await db('settings').where({ name: CURSOR }).first('value')) as { value?: string } | undefined;
     return row?.value === undefined ? undefined : Number(row.value);
+  }
+
+  async position(db: Database = this.db): Promise<FeedPosition> {
+    const rows = (await db('settings').whereIn('name', [CURSOR, HEAD, CURRENT_AT]).select('name', 'value')) as Array<{ name: string; value: string }>;
+    const get = (name: string) => rows.find((r) => r.name === name)?.value;
+    const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+    return { cursor: num(get(CURSOR)), head: num(get(HEAD)), currentAt: get(CURRENT_AT) };
   }
 
   /**
@@ -76,7 +93,7 @@ export class Applier {
         for (const r of gone) await trx(table).where(pkWhere(shape, r)).delete();
       }
       await trx('sync_guard').where({ name: 'sync' }).update({ role: 'appliance' });
-      await this.setCursor(trx, head);
+      await this.setCursor(trx, head, head);
       return { head, rows };
     });
   }
@@ -93,7 +110,7 @@ export class Applier {
         if (c.op === 'delete') await trx(c.table).where(pkWhere(shape, c.row)).delete();
         else await this.upsert(trx, c.table, [c.row]);
       }
-      await this.setCursor(trx, page.next);
+      await this.setCursor(trx, page.next, page.head);
       return page.next;
     });
   }
@@ -112,8 +129,13 @@ export class Applier {
     return result;
   }
 
-  private async setCursor(trx: Database, seq: number): Promise<void> {
-    await trx('settings').insert({ name: CURSOR, value: String(seq) }).onConflict('name').merge();
+  private async setCursor(trx: Database, seq: number, head: number): Promise<void> {
+    const rows = [
+      { name: CURSOR, value: String(seq) },
+      { name: HEAD, value: String(head) },
+      ...(seq >= head ? [{ name: CURRENT_AT, value: new Date().toISOString() }] : []),
+    ];
+    await trx('settings').insert(rows).onConflict('name').merge();
   }
 
   /** Inserts or replaces rows by primary key; columns this vault does not know (a newer central) are left out. */

@@ -61,6 +61,11 @@ export class ChangeFeed {
     db.on(COMMITTED, () => this.wake.emit('commit'));
   }
 
+  /** What the appliance may see now (the blob route asks before sending a file). */
+  async scope(appliance: ApplianceContext): Promise<Scope> {
+    return this.scopes.get(appliance, await this.head());
+  }
+
   head(): Promise<number> {
     return feedHead(this.db);
   }
@@ -77,6 +82,21 @@ export class ChangeFeed {
     const last = Number(rows[rows.length - 1]!.seq);
     const scope = await this.scopes.get(appliance, last);
     return { changes: await this.filter(rows, scope), next: last, head: Math.max(head, last) };
+  }
+
+  /** Notes where the appliance asked from: central's view of its lag (`sync status`, the dashboard). */
+  async seen(appliance: ApplianceContext, cursor: number, head: number): Promise<void> {
+    if (!Number.isSafeInteger(cursor) || cursor > head) return;
+    await this.db('sync_positions')
+      .insert({ appliance_id: appliance.id, cursor, head, seen_at: new Date().toISOString() })
+      .onConflict('appliance_id')
+      .merge();
+  }
+
+  /** Each appliance's last pull as central saw it. */
+  async positions(): Promise<Array<{ applianceId: number; cursor: number; head: number; seenAt: string }>> {
+    const rows = (await this.db('sync_positions').select('*')) as Array<Record<string, unknown>>;
+    return rows.map((r) => ({ applianceId: Number(r['appliance_id']), cursor: Number(r['cursor']), head: Number(r['head']), seenAt: String(r['seen_at']) }));
   }
 
   /** A long-poll: answers as soon as there are changes for the appliance, or after `waitMs` with none. */

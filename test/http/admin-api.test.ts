@@ -110,6 +110,11 @@ const SAMPLES: Record<string, (who: string, ids: { target: number; upload: strin
   'get /api/v1/brands/:brand/hardware-identities': () => ({ path: `/api/v1/brands/${BRAND_STORE}/hardware-identities` }),
   'get /api/v1/brands/:brand/system-users': () => ({ path: `/api/v1/brands/${BRAND_STORE}/system-users` }),
   'get /api/v1/brands/:brand/system-users/:email': () => ({ path: `/api/v1/brands/${BRAND_STORE}/system-users/nobody@matrix.test` }),
+  'get /api/v1/sync/conflicts': () => ({ path: `/api/v1/sync/conflicts?brand=${BRAND_STORE}` }),
+  'get /api/v1/brands/:brand/appliances': () => ({ path: `/api/v1/brands/${BRAND_STORE}/appliances` }),
+  'get /api/v1/brands/:brand/appliances/:appliance': () => ({ path: `/api/v1/brands/${BRAND_STORE}/appliances/matrix-appliance` }),
+  'post /api/v1/brands/:brand/appliances': (who) => ({ path: `/api/v1/brands/${BRAND_STORE}/appliances`, body: { name: `app-${who}`, store: BRAND_STORE } }),
+  'patch /api/v1/brands/:brand/appliances/:appliance': () => ({ path: `/api/v1/brands/${BRAND_STORE}/appliances/matrix-appliance`, body: { disabled: true } }),
 };
 
 const key = (r: { method: string; path: string }) => `${r.method.toLowerCase()} ${r.path}`;
@@ -328,6 +333,7 @@ function apiOptions(v: AdminTestVault) {
     snaps: v.vault.snaps,
     custody: { custody: v.vault.custody, ceremonies: v.vault.ceremonies, keyHealth: () => v.vault.keyHealth() },
     provisioning: v.vault.provisioning,
+    ...(v.vault.sync.role === 'central' ? { appliances: v.vault.sync.appliances, syncConflicts: v.vault.sync.conflicts } : {}),
     sso: undefined,
     cookieKey: Buffer.alloc(32, 1),
     publicUrl: new URL(v.adminUrl),

@@ -17,9 +17,11 @@ export function vaultCommands(io: CliIo): Command[] {
     .addOption(new Option('--port <port>', 'device API port (default 8080)').argParser((v) => Number(v)))
     .addOption(new Option('--admin-port <port>', 'admin listener port: metrics, health (default 8081; 0 picks a free one)').argParser((v) => Number(v)))
     .addOption(new Option('--store-port <port>', 'store listener port, what snapd on devices talks to (default 8082; 0 picks a free one)').argParser((v) => Number(v)))
+    .addOption(new Option('--sync-port <port>', 'sync listener port, what appliances of this central instance call (default 8083; 0 picks a free one)').argParser((v) => Number(v)))
     .option('--database <url>', 'a PostgreSQL connection URL instead of SQLite')
     .action(async (options) => {
       const { dir, created } = await initDataDir(options.dataDir, {
+        ...(options.syncPort !== undefined ? { syncPort: options.syncPort } : {}),
         ...(options.port !== undefined ? { port: options.port } : {}),
         ...(options.adminPort !== undefined ? { adminPort: options.adminPort } : {}),
         ...(options.storePort !== undefined ? { storePort: options.storePort } : {}),
@@ -60,16 +62,18 @@ export function vaultCommands(io: CliIo): Command[] {
     });
 
   const serve = new Command('serve')
-    .description('run the vault: the device API (request-id, serial), the store devices install from (sessions, snap actions, assertions, downloads) and the admin API (sign-in, stores, roles, tokens, metrics), each on its own listener')
+    .description('run the vault: the device API (request-id, serial), the store devices install from (sessions, snap actions, assertions, downloads) and the admin API (sign-in, stores, roles, tokens, metrics), each on its own listener; central also serves its appliances (sync listener), and an appliance follows its central')
     .addOption(dataDirOption())
     .addOption(new Option('--port <port>', 'device API port (overrides the config)').argParser((v) => Number(v)))
     .option('--host <host>', 'device API address (overrides the config)')
     .addOption(new Option('--store-port <port>', 'store listener port, what snapd on devices talks to (overrides store.port; default 8082)').argParser((v) => Number(v)))
     .option('--store-host <host>', 'store listener address (overrides store.host)')
+    .addOption(new Option('--sync-port <port>', 'sync listener port for appliances (overrides sync.port; central only)').argParser((v) => Number(v)))
     .action(async (options) => {
       let vault: Vault;
       try {
         const config = await loadConfig(options.dataDir, {
+          ...(options.syncPort !== undefined ? { sync: { port: options.syncPort } as ConfigInput['sync'] } : {}),
           device: { ...(options.port !== undefined ? { port: options.port } : {}), ...(options.host ? { host: options.host } : {}) } as ConfigInput['device'],
           store: { ...(options.storePort !== undefined ? { port: options.storePort } : {}), ...(options.storeHost ? { host: options.storeHost } : {}) } as ConfigInput['store'],
         });

@@ -25,6 +25,13 @@ export const syncFeed = {
       t.string('op', 8).notNullable(); // 'upsert' | 'delete'
       t.text('image').notNullable();
     });
+    // Central: where each appliance last asked the feed from, and when (its lag, seen from central).
+    await db.schema.createTable('sync_positions', (t) => {
+      t.integer('appliance_id').primary();
+      t.bigInteger('cursor').notNullable();
+      t.bigInteger('head').notNullable();
+      t.string('seen_at', 32).notNullable();
+    });
     await db.schema.alterTable('stations', (t) => {
       t.string('appliance', 64);
     });
@@ -46,6 +53,7 @@ export const syncFeed = {
     await db.schema.alterTable('stations', (t) => {
       t.dropColumn('appliance');
     });
+    await db.schema.dropTableIfExists('sync_positions');
     await db.schema.dropTableIfExists('sync_rows');
     await db.schema.dropTableIfExists('sync_guard');
   },

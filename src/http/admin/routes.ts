@@ -16,13 +16,17 @@ import { systemUserRoutes } from './routes/system-users.js';
 import { hardwareIdentityRoutes } from './routes/hardware-identities.js';
 import { allowListRoutes } from './routes/allowlists.js';
 import type { ProvisioningService } from '../../provisioning/service.js';
+import type { SyncConflicts } from '../../sync/conflicts.js';
+import { syncConflictRoutes } from './routes/sync-conflicts.js';
+import type { ApplianceService } from '../../sync/appliances.js';
+import { applianceRoutes } from './routes/appliances.js';
 
 /**
  * The admin API (`/api/v1/…`), one file per resource in `routes/`. Each
  * entry names its policy action; the router adds authentication and the
  * policy check, and the OpenAPI document is written from this same list.
  */
-export function adminRoutes(accounts: AccountsService, snaps: SnapService, custody: CustodyApi, provisioning: ProvisioningService, csrfFor: (sessionId: string) => string): AdminRoute[] {
+export function adminRoutes(accounts: AccountsService, snaps: SnapService, custody: CustodyApi, provisioning: ProvisioningService, csrfFor: (sessionId: string) => string, syncConflicts?: Pick<SyncConflicts, 'list'>, appliances?: ApplianceService): AdminRoute[] {
   return [
     ...meRoutes(accounts, csrfFor),
     ...brandsRoutes(accounts),
@@ -38,5 +42,8 @@ export function adminRoutes(accounts: AccountsService, snaps: SnapService, custo
     ...allowListRoutes(provisioning),
     ...systemUserRoutes(provisioning.systemUsers),
     ...hardwareIdentityRoutes({ hardwareIdentities: provisioning.hardwareIdentities, custody: custody.custody }),
+    ...syncConflictRoutes(syncConflicts),
+    // Central's appliances; an instance built without the service (an appliance) serves none.
+    ...(appliances ? applianceRoutes(appliances) : []),
   ];
 }
