@@ -103,6 +103,8 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
       },
     });
     const appliance = sync.role === 'appliance' ? sync : undefined;
+    if (appliance?.name) custody.holdKeysAs(appliance.name);
+    if (appliance) snaps.blobs.fetchMissingFrom((digest) => appliance.upstream.stream(`/sync/v1/blobs/${digest}`, { timeoutMs: 3600_000 }));
     const provisioning = new ProvisioningService(db, signing, { custody, models }, {
       ...(appliance ? { numbers: appliance.leases, ...(appliance.name ? { holder: appliance.name } : {}) } : {}),
       requestIdTtlMs: config.device.requestIdTtlSeconds * 1000,

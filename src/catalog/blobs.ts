@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -24,6 +24,8 @@ const hexOf = (b64url: string) => Buffer.from(b64url, 'base64url').toString('hex
  */
 export class BlobStore {
   private readonly tmp: string;
+  private source: ((sha3_384: string) => Promise<Readable>) | undefined;
+  private readonly fetching = new Map<string, Promise<void>>();
 
   constructor(
     private readonly root: string,
@@ -35,6 +37,33 @@ export class BlobStore {
   pathOf(sha3_384: string): string {
     const hex = hexOf(sha3_384);
     return join(this.root, hex.slice(0, 2), `${hex}.snap`);
+  }
+
+  /**
+   * Where a missing blob is fetched from (an appliance: central, on
+   * demand). What arrives is hashed like an upload and kept only under the
+   * digest that was asked for.
+   */
+  fetchMissingFrom(source: (sha3_384: string) => Promise<Readable>): void {
+    this.source = source;
+  }
+
+  /** Makes sure the blob is here, fetching it once (however many ask at once) when a source is set. */
+  async ensure(sha3_384: string): Promise<void> {
+    const source = this.source;
+    if (!source || (await stat(this.pathOf(sha3_384)).catch(() => undefined))) return;
+    let pending = this.fetching.get(sha3_384);
+    if (!pending) {
+      pending = (async () => {
+        const got = await this.receive(await source(sha3_384));
+        if (got.sha3_384 !== sha3_384) {
+          await rm(got.path, { force: true });
+          throw new CatalogError('ERR_SNAP_DIGEST_MISMATCH', `the snap file fetched for ${sha3_384} has digest ${got.sha3_384}: it was not kept`);
+        }
+      })().finally(() => this.fetching.delete(sha3_384));
+      this.fetching.set(sha3_384, pending);
+    }
+    await pending;
   }
 
   /** Removes what an interrupted upload left behind; run at start. */

@@ -28,6 +28,8 @@ export type CatalogErrorCode =
   | 'ERR_SNAP_TRUNCATED'
   /** The upload is larger than catalog.maxSnapBytes. */
   | 'ERR_SNAP_TOO_LARGE'
+  /** A snap file fetched from central (an appliance's blob on demand) is not the one asked for. */
+  | 'ERR_SNAP_DIGEST_MISMATCH'
   /** meta/snap.yaml is missing or one of its fields is invalid (the message names it). */
   | 'ERR_SNAP_YAML_INVALID'
   /** A snap.yaml field does not match the registration (the message names it). */

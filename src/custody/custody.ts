@@ -33,6 +33,24 @@ export class Custody {
   readonly lifecycle: KeyLifecycle;
   private readonly chains = new ShortCache(CHAIN_CACHE_MS);
 
+  /** An appliance's name: the keys its own HSM holds are `held_by` it; on central and standalone, those held by none. */
+  private holder: string | undefined;
+
+  /** Whether this instance's HSM holds the key's private half (an appliance's keys are registered on central too). */
+  holds(key: SigningKeyRecord): boolean {
+    return key.heldBy === this.holder;
+  }
+
+  /** On an appliance, its name: the root and store keys are central's, so it never signs for the authority. */
+  get appliance(): string | undefined {
+    return this.holder;
+  }
+
+  /** Set once on an appliance, before anything signs. */
+  holdKeysAs(appliance: string): void {
+    this.holder = appliance;
+  }
+
   constructor(
     private readonly db: Database,
     private readonly keystore: KeyStore,
@@ -264,7 +282,7 @@ export class Custody {
    * pending or retired key is never given out to sign with.
    */
   async brandKey(brand: Brand, keyLabel?: string, purpose: 'serials' | 'models' = 'serials'): Promise<SigningKeyRecord> {
-    const keys = await this.keys.ofBrand(brand.id);
+    const keys = (await this.keys.ofBrand(brand.id)).filter((k) => keyLabel !== undefined || this.holds(k));
     const now = this.clock();
     if (keyLabel) {
       const key = keys.find((k) => k.label === keyLabel);

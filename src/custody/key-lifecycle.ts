@@ -19,6 +19,8 @@ export interface LifecycleCustody {
   readonly brands: BrandRepository;
   readonly keys: SigningKeyRepository;
   readonly assertions: AssertionStore;
+  /** Whether this instance's HSM holds the key (an appliance's keys are registered on central too). */
+  holds(key: SigningKeyRecord): boolean;
   trust(): Promise<TrustDatabase>;
   trustSetup(brand: Brand): Promise<{ setup: 'local'; authorityId: string } | { setup: 'canonical' }>;
   signerFor(label: string): Promise<Signer & { readonly key: { keyId: string } }>;
@@ -83,7 +85,7 @@ export class KeyLifecycle {
 
   /** The key in use for `purpose` that a rotation replaces: the one labelled so, or the brand's only one. */
   async current(brand: Brand, purpose: KeyPurpose, label?: string): Promise<SigningKeyRecord> {
-    const keys = (await this.custody.keys.ofBrand(brand.id)).filter((k) => k.purpose === purpose);
+    const keys = (await this.custody.keys.ofBrand(brand.id)).filter((k) => k.purpose === purpose && (label !== undefined || this.custody.holds(k)));
     if (label !== undefined) {
       const key = keys.find((k) => k.label === label);
       if (!key) throw new CustodyError('ERR_SIGNING_KEY_UNKNOWN', `brand "${brand.accountId}" has no ${purpose} key "${label}": serial-vault key states --brand ${brand.accountId} lists them`);

@@ -193,6 +193,10 @@ export class SerialIssuer {
 
   private async answer(serial: Assertion[], model: ModelRecord, serialNumber: string, signingKeyId: string, outcome: IssueResult['outcome']): Promise<IssueResult> {
     const chain = await this.parts.custody.brandChain(model.brandAccountId, signingKeyId).catch(transient);
-    return { stream: encodeStream([...serial, ...chain]), serial: serialNumber, brandId: model.brandAccountId, model: model.name, outcome };
+    // Signed by another key than the model's (an appliance's, an extra serial key): the model's account-key
+    // goes along too, so a client holding only the trusted root can check the model as well as the serial.
+    const modelKey = await this.parts.custody.keys.byId(model.signingKeyId).catch(transient);
+    const modelChain = modelKey && modelKey.keyId !== signingKeyId ? (await this.parts.custody.brandChain(model.brandAccountId, modelKey.keyId).catch(transient)).filter((a) => a.type === 'account-key') : [];
+    return { stream: encodeStream([...serial, ...chain, ...modelChain]), serial: serialNumber, brandId: model.brandAccountId, model: model.name, outcome };
   }
 }

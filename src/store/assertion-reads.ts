@@ -69,7 +69,8 @@ export class AssertionReads {
    */
   private async storeAssertion(storeId: string, view: View | null): Promise<Assertion | undefined> {
     const kept = await this.custody.assertions.get('store', [storeId]);
-    if (kept || !view || view.publicOnly) return kept;
+    // An appliance serves the one central signed, if any: the authority's store key is central's.
+    if (kept || !view || view.publicOnly || this.custody.appliance !== undefined) return kept;
     const tree = await this.reads.tree();
     if (!tree.grantChain(view.storeId).some((s) => s.id === storeId)) return undefined;
     const store = tree.get(storeId);

@@ -130,6 +130,8 @@ export class StoreService {
     if (!snap) throw unknown();
     const r = await this.reads.revision(snap, revision);
     if (!r || r.status !== 'approved' || !(view && (await this.reads.released(view, snap, revision)))) throw unknown();
+    // On an appliance a file is fetched from central the first time a device asks for it.
+    await this.blobs.ensure(r.sha3_384);
     return { snap, revision: r, path: this.blobs.pathOf(r.sha3_384) };
   }
 

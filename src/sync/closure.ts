@@ -18,13 +18,16 @@ const rowsOf = async (db: Database, table: string, where: (q: ReturnType<Databas
   return ((await q) as Record<string, unknown>[]).map((r) => ({ table, row: image(table, r) }));
 };
 
+/** A snap-revision assertion's primary key: the file's digest and its provenance. */
+const revisionKey = (revision: RowImage) => `${String(revision['sha3_384'])}/${String(revision['provenance'])}`;
+
 /** A snap with everything the store serves of it: revisions, channels, and its assertions. */
 async function snapBundle(db: Database, snap: number): Promise<Array<{ table: string; row: RowImage }>> {
   const snaps = await rowsOf(db, 'snaps', (q) => q.where({ id: snap }));
   const first = snaps[0];
   if (!first) return [];
   const revisions = await rowsOf(db, 'snap_revisions', (q) => q.where({ snap }));
-  const digests = revisions.map((r) => String(r.row['sha3_384']));
+  const digests = revisions.map((r) => revisionKey(r.row));
   return [
     ...snaps,
     ...revisions,
@@ -57,7 +60,7 @@ export async function closureOf(db: Database, table: string, row: RowImage, seq:
     case 'snaps':
       return rowsOf(db, 'assertions', (q) => q.where({ type: 'snap-declaration', primary_key: `16/${String(row['snap_id'])}` }));
     case 'snap_revisions':
-      return rowsOf(db, 'assertions', (q) => q.where({ type: 'snap-revision', primary_key: String(row['sha3_384']) }));
+      return rowsOf(db, 'assertions', (q) => q.where({ type: 'snap-revision', primary_key: revisionKey(row) }));
     case 'store_curation':
       return row['mode'] === 'include' ? snapBundle(db, Number(row['snap'])) : [];
     case 'stations': {

@@ -110,7 +110,8 @@ function assertionEntitled(type: string, key: string, s: Scope): boolean {
     case 'snap-declaration':
       return s.snapIds.has(key.slice(key.indexOf('/') + 1));
     case 'snap-revision':
-      return s.revisionDigests.has(key);
+      // Its primary key is the digest and the provenance.
+      return s.revisionDigests.has(key.split('/')[0]!);
     case 'system-user':
       return key.startsWith(`${s.appliance.brandAccountId}/`);
     default:
