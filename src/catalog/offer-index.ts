@@ -140,7 +140,8 @@ export class OfferIndex implements OfferRowCache {
     const changes = (await this.db('outbox').where('seq', '>', this.seen).orderBy('seq').limit(OUTBOX_PAGE).select('seq', 'entity', 'key')) as Array<{ seq: number; entity: string; key: string }>;
     if (changes.length === 0) return;
     this.seen = Number((changes.at(-1) as { seq: number }).seq);
-    if (changes.length === OUTBOX_PAGE) {
+    // A page that long, or a snapshot from central (an appliance): everything is read again.
+    if (changes.length === OUTBOX_PAGE || changes.some((c) => c.entity === 'sync' && c.key === 'all')) {
       this.scopes.clear();
       this.pinned = new Map();
       this.pinnedVersion++;

@@ -5,6 +5,9 @@ import { SyncError } from './errors.js';
 import type { FeedPage } from './feed.js';
 import type { SnapshotLine } from './snapshot.js';
 
+/** Tables whose rows name a snap by its row id in `snap`. */
+const SNAP_TABLES: ReadonlySet<string> = new Set(['snap_revisions', 'channel_releases', 'channel_heads', 'store_curation', 'store_pins']);
+
 const CURSOR = 'sync-cursor';
 const HEAD = 'sync-head';
 const CURRENT_AT = 'sync-current-at';
@@ -93,6 +96,8 @@ export class Applier {
         for (const r of gone) await trx(table).where(pkWhere(shape, r)).delete();
       }
       await trx('sync_guard').where({ name: 'sync' }).update({ role: 'appliance' });
+      // Whatever this process held of the catalog (the offer index) is read again.
+      await trx('outbox').insert({ entity: 'sync', key: 'all', op: 'sync.snapshot', at: new Date().toISOString() });
       await this.setCursor(trx, head, head);
       return { head, rows };
     });
@@ -104,15 +109,33 @@ export class Applier {
       const at = await this.cursor(trx);
       if (at === undefined) throw new SyncError('ERR_SYNC_ROLE', 'this vault has no snapshot from central yet: it takes one before following the feed');
       if (at !== from) return at;
+      const snaps = new Set<number>();
       for (const c of page.changes) {
         if (!isReplicated(c.table)) throw new SyncError('ERR_SYNC_BATCH_INVALID', `change ${c.seq} is for "${c.table}", which is not replicated: nothing of the page was applied`);
         const shape = await this.shape(trx, c.table);
+        const snap = c.table === 'snaps' ? c.row['id'] : SNAP_TABLES.has(c.table) ? c.row['snap'] : undefined;
+        if (snap !== undefined && snap !== null) snaps.add(Number(snap));
         if (c.op === 'delete') await trx(c.table).where(pkWhere(shape, c.row)).delete();
         else await this.upsert(trx, c.table, [c.row]);
       }
+      await this.announce(trx, page, snaps);
       await this.setCursor(trx, page.next, page.head);
       return page.next;
     });
+  }
+
+  /**
+   * The outbox rows the catalog's offer index follows, as a unit of work
+   * would have written them: each snap the page changed, by name.
+   */
+  private async announce(trx: Database, page: FeedPage, snaps: ReadonlySet<number>): Promise<void> {
+    if (page.changes.length === 0) return;
+    const at = new Date().toISOString();
+    const names = snaps.size > 0 ? ((await trx('snaps').whereIn('id', [...snaps]).select('name')) as Array<{ name: string }>).map((r) => r.name) : [];
+    const deleted = page.changes.filter((c) => c.table === 'snaps' && c.op === 'delete').map((c) => String(c.row['name']));
+    const rows = [...new Set([...names, ...deleted])].map((name) => ({ entity: 'snap', key: name, op: 'sync.apply', at }));
+    rows.push({ entity: 'sync', key: 'page', op: 'sync.apply', at });
+    for (let i = 0; i < rows.length; i += BATCH) await trx('outbox').insert(rows.slice(i, i + BATCH));
   }
 
   private async inApply<T>(work: (trx: Database) => Promise<T>): Promise<T> {

@@ -84,6 +84,13 @@ describe.each<DatabaseKind>(['sqlite', 'pg'])('the change feed from central (%s)
     expect(await count(appliance, 'people', { email: 'bob@example.com' })).toBe(1);
   });
 
+  it("tells the appliance's offer index which snaps a page changed", async () => {
+    await central.vault.snaps.register(OPERATOR, { name: 'feed-snap', storeId: 'demo-brand' });
+    await follow();
+    expect(await count(appliance, 'snaps', { name: 'feed-snap' })).toBe(1);
+    expect(await count(appliance, 'outbox', { entity: 'snap', key: 'feed-snap' })).toBe(1);
+  });
+
   it('carries a deletion', async () => {
     await central.vault.accounts.revoke(OPERATOR, 'demo-brand', 'ada@example.com', 'viewer');
     await follow();
