@@ -11,7 +11,10 @@ import type { ApplianceContext } from './upstream.js';
  */
 export interface Scope {
   readonly appliance: ApplianceContext;
+  /** The subtree and the stores above it: their grants, curation, pins and policies go to the appliance. */
   readonly stores: ReadonlySet<string>;
+  /** Those, and the stores snaps curated into them come from: store rows only. */
+  readonly storeRows: ReadonlySet<string>;
   readonly people: ReadonlySet<number>;
   readonly snaps: ReadonlySet<number>;
   readonly snapIds: ReadonlySet<string>;
@@ -23,13 +26,16 @@ export interface Scope {
 const ids = (rows: unknown[], column: string) => rows.map((r) => (r as Record<string, unknown>)[column]);
 
 /** The stores of the subtree under `storeId`, and the ones above it. */
-async function visibleStores(db: Database, brandId: number, storeId: string): Promise<Set<string>> {
+async function visibleStores(db: Database, brandId: number, storeId: string): Promise<{ visible: Set<string>; withAncestors: (id: string, into?: Set<string>) => void }> {
   const all = (await db('stores').where({ brand_id: brandId }).select('id', 'parent_id')) as Array<{ id: string; parent_id: string | null }>;
   const parent = new Map(all.map((s) => [s.id, s.parent_id]));
   const visible = new Set<string>();
-  for (let s: string | null | undefined = storeId; s; s = parent.get(s)) visible.add(s);
+  const withAncestors = (id: string, into: Set<string> = visible) => {
+    for (let s: string | null | undefined = id, hops = 0; s && hops < 64; s = parent.get(s), hops++) into.add(s);
+  };
+  withAncestors(storeId);
   for (const s of all) if (isBelow(s.id, storeId, parent)) visible.add(s.id);
-  return visible;
+  return { visible, withAncestors };
 }
 
 function isBelow(id: string, root: string, parent: Map<string, string | null>): boolean {
@@ -38,7 +44,7 @@ function isBelow(id: string, root: string, parent: Map<string, string | null>): 
 }
 
 export async function loadScope(db: Database, appliance: ApplianceContext): Promise<Scope> {
-  const stores = await visibleStores(db, appliance.brandId, appliance.storeId);
+  const { visible: stores, withAncestors } = await visibleStores(db, appliance.brandId, appliance.storeId);
   const storeList = [...stores];
   const people = new Set(
     [
@@ -47,7 +53,10 @@ export async function loadScope(db: Database, appliance: ApplianceContext): Prom
     ].map(Number),
   );
   const own = (await db('snaps').whereIn('store_id', storeList).select('id', 'snap_id')) as Array<{ id: number; snap_id: string }>;
-  const curated = (await db('store_curation as c').join('snaps as s', 's.id', 'c.snap').whereIn('c.store_id', storeList).select('s.id', 's.snap_id')) as Array<{ id: number; snap_id: string }>;
+  const curated = (await db('store_curation as c').join('snaps as s', 's.id', 'c.snap').whereIn('c.store_id', storeList).select('s.id', 's.snap_id', 's.store_id')) as Array<{ id: number; snap_id: string; store_id: string }>;
+  // A snap curated in from another store names that store: its row goes too (the snap's foreign key needs it).
+  const storeRows = new Set(stores);
+  for (const c of curated) withAncestors(c.store_id, storeRows);
   const snapRows = [...own, ...curated];
   const snaps = new Set(snapRows.map((s) => Number(s.id)));
   const revisionDigests = new Set<string>();
@@ -65,7 +74,7 @@ export async function loadScope(db: Database, appliance: ApplianceContext): Prom
       'id',
     ).map(Number),
   );
-  return { appliance, stores, people, snaps, snapIds: new Set(snapRows.map((s) => s.snap_id)), revisionDigests, models, stations };
+  return { appliance, stores, storeRows, people, snaps, snapIds: new Set(snapRows.map((s) => s.snap_id)), revisionDigests, models, stations };
 }
 
 /** Whether a change to `table` touches what decides the scope itself: the appliance then takes a new snapshot. */
@@ -76,7 +85,7 @@ const n = (v: unknown) => Number(v);
 
 const FILTERS: Readonly<Record<string, (row: Row, scope: Scope) => boolean>> = {
   brands: (r, s) => n(r['id']) === s.appliance.brandId,
-  stores: (r, s) => s.stores.has(String(r['id'])),
+  stores: (r, s) => s.storeRows.has(String(r['id'])),
   people: (r, s) => s.people.has(n(r['id'])),
   role_grants: (r, s) => s.stores.has(String(r['store_id'])),
   snap_collaborators: (r, s) => s.stores.has(String(r['store_id'])),
