@@ -80,7 +80,7 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
       }));
     const signing = timedKeyStore(keystore, metrics);
     const custody = new Custody(db, signing);
-    const snaps = new SnapService(db, custody, { blobDir: join(config.dataDir, 'blobs'), maxSnapBytes: config.catalog.maxSnapBytes });
+    const snaps = new SnapService(db, custody, { blobDir: config.catalog.blobDir ?? join(config.dataDir, 'blobs'), maxSnapBytes: config.catalog.maxSnapBytes });
     const models = new ModelService(db, custody, snaps);
     // What an upload cut short left in the blob store's temporary folder.
     const swept = await snaps.blobs.sweep();

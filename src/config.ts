@@ -89,6 +89,11 @@ export const ConfigSchema = z.strictObject({
   catalog: z
     .strictObject({
       maxSnapBytes: opt(z.number().int().min(4096), { description: 'largest .snap an upload may send (bytes)', env: 'SERIAL_VAULT_MAX_SNAP_BYTES', snap: 'catalog.max-snap-bytes' }).default(2 * 1024 * 1024 * 1024),
+      blobDir: opt(z.string().optional(), {
+        description: 'where .snap files are kept by digest (relative: in the data directory; default DATA_DIR/blobs); central replicas on several machines share one, e.g. on NFS',
+        env: 'SERIAL_VAULT_BLOB_DIR',
+        snap: 'catalog.blob-dir',
+      }),
     })
     .prefault({}),
   store: z
@@ -273,8 +278,9 @@ export function resolvePaths(config: Config): Config {
   hsm.tokens = hsm.tokens.map(absolutePin);
   const inDataDir = (f: string | undefined) => (f && !isAbsolute(f) ? join(config.dataDir, f) : f);
   const sync = { ...config.sync, ...(config.sync.tlsCert ? { tlsCert: inDataDir(config.sync.tlsCert) } : {}), ...(config.sync.tlsKey ? { tlsKey: inDataDir(config.sync.tlsKey) } : {}) };
+  const catalog = { ...config.catalog, blobDir: inDataDir(config.catalog.blobDir) ?? join(config.dataDir, 'blobs') };
   const upstream = config.upstream?.caFile ? { ...config.upstream, caFile: inDataDir(config.upstream.caFile) } : config.upstream;
-  return { ...config, hsm, sync, ...(sso ? { sso } : {}), ...(upstream ? { upstream } : {}) };
+  return { ...config, hsm, sync, catalog, ...(sso ? { sso } : {}), ...(upstream ? { upstream } : {}) };
 }
 
 export function databaseFile(config: Config): string | undefined {
