@@ -33,17 +33,16 @@ export class Custody {
   readonly lifecycle: KeyLifecycle;
   private readonly chains = new ShortCache(CHAIN_CACHE_MS);
 
-  /** An appliance's name: the keys its own HSM holds are `held_by` it; on central and standalone, those held by none. */
+  /** On an appliance, its name: its HSM holds the keys `held_by` it, and the authority's keys (root, store) are central's. */
   private holder: string | undefined;
+
+  get appliance(): string | undefined {
+    return this.holder;
+  }
 
   /** Whether this instance's HSM holds the key's private half (an appliance's keys are registered on central too). */
   holds(key: SigningKeyRecord): boolean {
     return key.heldBy === this.holder;
-  }
-
-  /** On an appliance, its name: the root and store keys are central's, so it never signs for the authority. */
-  get appliance(): string | undefined {
-    return this.holder;
   }
 
   /** Set once on an appliance, before anything signs. */

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { READ_ONLY_MARKER, REPLICATED_TABLES } from './replicated-tables.js';
+import { tableShape } from './table-shape.js';
 
 /**
  * Change capture for the sync feed. Triggers on every replicated table
@@ -21,16 +22,11 @@ export async function installChangeCapture(db: Knex): Promise<void> {
   else await installSqlite(db);
 }
 
-async function sqliteColumns(db: Knex, table: string): Promise<Array<{ name: string; pk: number }>> {
-  return ((await db.raw(`PRAGMA table_info(${table})`)) as Array<{ name: string; pk: number }>).map((c) => ({ name: c.name, pk: Number(c.pk) }));
-}
-
 async function installSqlite(db: Knex): Promise<void> {
   for (const { table, local = [] } of REPLICATED_TABLES) {
-    const cols = await sqliteColumns(db, table);
-    const pk = cols.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name);
+    const { columns, pk } = await tableShape(db, table);
     if (pk.length === 0) throw new Error(`replicated table ${table} has no primary key`);
-    const shared = cols.map((c) => c.name).filter((c) => !local.includes(c));
+    const shared = columns.filter((c) => !local.includes(c));
     const image = (row: 'NEW' | 'OLD') => `json_object(${shared.map((c) => `'${c}', ${row}."${c}"`).join(', ')})`;
     const key = (row: 'NEW' | 'OLD') => `json_array(${pk.map((c) => `${row}."${c}"`).join(', ')})`;
     const capturing = `(SELECT applying FROM sync_guard WHERE name = 'sync') = 0`;
@@ -86,13 +82,7 @@ async function installPg(db: Knex): Promise<void> {
       RETURN NULL;
     END $$`);
   for (const { table, local = [] } of REPLICATED_TABLES) {
-    const pk = (
-      (await db.raw(
-        `SELECT a.attname AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
-         WHERE i.indrelid = ?::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)`,
-        [table],
-      )) as { rows: Array<{ name: string }> }
-    ).rows.map((r) => r.name);
+    const { pk } = await tableShape(db, table);
     if (pk.length === 0) throw new Error(`replicated table ${table} has no primary key`);
     const args = [local.join(','), ...pk].map((a) => `'${a}'`).join(', ');
     await db.raw(`DROP TRIGGER IF EXISTS sync_capture_${table} ON ${table}`);

@@ -1,5 +1,6 @@
 import type { Database } from '../db/database.js';
 import { REPLICATED_TABLES, isReplicated } from '../db/replicated-tables.js';
+import { tableShape } from '../db/table-shape.js';
 import { COMMITTED } from '../audit/unit-of-work.js';
 import { SyncError } from './errors.js';
 import type { FeedPage } from './feed.js';
@@ -176,20 +177,8 @@ export class Applier {
     const had = this.shapes.get(table);
     if (had) return had;
     const local = REPLICATED_TABLES.find((t) => t.table === table)?.local ?? [];
-    let shape: TableShape;
-    if (db.client.config.client === 'pg') {
-      const cols = Object.keys(await db(table).columnInfo());
-      const pk = (
-        (await db.raw(
-          `SELECT a.attname AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = ?::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)`,
-          [table],
-        )) as { rows: Array<{ name: string }> }
-      ).rows.map((r) => r.name);
-      shape = { columns: new Set(cols.filter((c) => !local.includes(c))), pk };
-    } else {
-      const info = (await db.raw(`PRAGMA table_info(${table})`)) as Array<{ name: string; pk: number }>;
-      shape = { columns: new Set(info.map((c) => c.name).filter((c) => !local.includes(c))), pk: info.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name) };
-    }
+    const { columns, pk } = await tableShape(db, table);
+    const shape = { columns: new Set(columns.filter((c) => !local.includes(c))), pk };
     this.shapes.set(table, shape);
     return shape;
   }
