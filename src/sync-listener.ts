@@ -26,7 +26,7 @@ export async function serveSync(vault: Vault, sync: CentralSync): Promise<Listen
   const lifecycle = new Lifecycle();
   const routes = [
     ...enrolRoutes({ enrolment: sync.enrolment, auth: sync.auth }),
-    ...feedRoutes({ db: vault.db, feed: sync.feed, blobs: sync.blobs, maxWaitSeconds: 60 }),
+    ...feedRoutes({ db: vault.db, feed: sync.feed, blobs: sync.blobs, maxWaitSeconds: 60, ensureActive: (a) => sync.auth.ensureActive(a) }),
     ...pushRoutes({ receiver: sync.receiver, leases: sync.leases }),
   ];
   const app = syncApp(routes, { authenticate: (token) => sync.auth.authenticate(token), maxBodyBytes: cfg.maxBodyBytes, logger: vault.logger, metrics: vault.metrics, lifecycle });

@@ -95,6 +95,15 @@ export class ApplianceAuth {
     return { id: Number(row['id']), name: String(row['name']), storeId: String(row['store_id']), brandId: Number(row['brand_id']), brandAccountId: String(row['account_id']) };
   }
 
+  /**
+   * Refuses an appliance disabled since its token was checked: a long-poll
+   * begun before `appliance disable` must not answer with later changes.
+   */
+  async ensureActive(appliance: ApplianceContext): Promise<void> {
+    const row = (await this.db('appliances').where('id', appliance.id).first('state')) as { state?: string } | undefined;
+    if (row?.state !== 'active') throw new SyncError('ERR_APPLIANCE_DISABLED', `appliance "${appliance.name}" is disabled at central: an administrator enables it with serial-vault appliance enable ${appliance.name}`);
+  }
+
   /** Forgets nonces and tokens an hour past their expiry. */
   async prune(): Promise<number> {
     const before = nowIso(new Date(this.clock().getTime() - 3600_000));

@@ -24,7 +24,14 @@ function whole(value: unknown, name: string, fallback: number, max: number): num
  * What an appliance pulls: the snapshot it starts from, the change feed it
  * then follows by long-poll, and the .snap files of its store on demand.
  */
-export function feedRoutes(parts: { db: Database; feed: ChangeFeed; blobs: BlobStore; maxWaitSeconds: number }): SyncRoute[] {
+export function feedRoutes(parts: {
+  db: Database;
+  feed: ChangeFeed;
+  blobs: BlobStore;
+  maxWaitSeconds: number;
+  /** Re-read after a long-poll's wait: the appliance may have been disabled meanwhile. */
+  ensureActive: (appliance: ApplianceContext) => Promise<void>;
+}): SyncRoute[] {
   return [
     {
       name: 'snapshot',
@@ -58,7 +65,9 @@ export function feedRoutes(parts: { db: Database; feed: ChangeFeed; blobs: BlobS
         const gone = new AbortController();
         ctx.req.on('close', () => gone.abort());
         await parts.feed.seen(who(appliance), after, await parts.feed.head());
-        sendSyncJson(ctx, 200, await parts.feed.wait(who(appliance), after, wait * 1000, limit, gone.signal));
+        const page = await parts.feed.wait(who(appliance), after, wait * 1000, limit, gone.signal);
+        if (wait > 0) await parts.ensureActive(who(appliance));
+        sendSyncJson(ctx, 200, page);
       },
     },
     {
