@@ -182,6 +182,7 @@ export async function serveAdmin(vault: Vault): Promise<Listening> {
       snaps: vault.snaps,
       custody: { custody: vault.custody, ceremonies: vault.ceremonies, keyHealth: () => vault.keyHealth() },
       provisioning: vault.provisioning,
+      audit: vault.audit,
       ...(vault.sync.role === 'central' ? { appliances: vault.sync.appliances, syncConflicts: vault.sync.conflicts } : {}),
       sso: await signInFor(vault.config, publicUrl),
       cookieKey: await vaultSecret(vault.db, 'cookie-key'),

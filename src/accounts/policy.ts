@@ -20,6 +20,9 @@ export type Action =
   | 'token.create'
   | 'token.revoke'
   | 'audit.read'
+  | 'audit.verify'
+  | 'model.read'
+  | 'issuance.read'
   | 'snap.list'
   | 'snap.read'
   | 'snap.download'
@@ -79,6 +82,11 @@ export const POLICY: Readonly<Record<Action, Requirement>> = {
   'token.create': { scope: 'signed-in' },
   'token.revoke': { scope: 'signed-in' },
   'audit.read': { scope: 'store', roles: ['admin', 'security-officer'] },
+  // The chain spans the whole vault; a brand's administrators and officers see whether it holds.
+  'audit.verify': { scope: 'store', roles: ['admin', 'security-officer'] },
+  // Viewers build images from the brand's models.
+  'model.read': { scope: 'store', roles: ['admin', 'security-officer', 'viewer'] },
+  'issuance.read': { scope: 'store', roles: ['admin', 'security-officer'] },
   // The catalog: who may do what with a store's snaps (STORE.md §5; the role matrix).
   'snap.list': { scope: 'store', roles: ['admin', 'publisher', 'collaborator', 'reviewer', 'viewer'] },
   'snap.read': { scope: 'store', roles: ['admin', 'publisher', 'collaborator', 'reviewer', 'viewer'] },

@@ -6,6 +6,8 @@ export type DatabaseConfig =
   | { readonly client: 'pg'; readonly connection: string; readonly pool?: { readonly min?: number; readonly max?: number } };
 
 export type Database = Knex;
+/** A query being built, for code that composes one before running it. */
+export type Query = Knex.QueryBuilder;
 
 /**
  * Opens the database. SQLite (the embedded default) gets WAL, foreign keys

@@ -1,33 +1,18 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
-import type { AccountsService } from '../accounts/service.js';
-import type { SnapService } from '../catalog/snap-service.js';
 import type { OidcSignIn } from '../accounts/sso.js';
 import { CookieSealer } from './admin/cookies.js';
+import { serveDashboard } from './admin/dashboard.js';
 import { mountRoutes } from './admin/mount.js';
 import { openApiDocument } from './admin/openapi.js';
 import type { AdminRoute } from './admin/route.js';
-import { adminRoutes } from './admin/routes.js';
+import { adminRoutes, type AdminServices } from './admin/routes.js';
 import { mountSignIn } from './admin/sign-in.js';
 import type { Metrics } from './metrics.js';
 import { accessLog, errors, sendJson } from './middleware.js';
-import type { CustodyApi } from './admin/routes/custody.js';
-import type { ProvisioningService } from '../provisioning/service.js';
-import type { SyncConflicts } from '../sync/conflicts.js';
-import type { ApplianceService } from '../sync/appliances.js';
 
-export interface AdminApiOptions {
-  readonly accounts: AccountsService;
-  readonly snaps: SnapService;
-  /** Keys and ceremonies. */
-  readonly custody: CustodyApi;
-  /** Factory lines: stations, allow-lists, hardware identities, system-users, remodel rules, reports. */
-  readonly provisioning: ProvisioningService;
-  /** Central: serial conflicts found in appliances' pushes (sync/conflicts.ts); none listed without it. */
-  readonly syncConflicts?: Pick<SyncConflicts, 'list'>;
-  /** Central: the appliances it serves (sync/appliances.ts); their routes are served only with it. */
-  readonly appliances?: ApplianceService;
+export interface AdminApiOptions extends AdminServices {
   readonly sso: OidcSignIn | undefined;
   /** Signs the sign-in cookie and derives CSRF tokens; a per-vault secret. */
   readonly cookieKey: Buffer;
@@ -81,7 +66,7 @@ export function adminApp(options: AdminAppOptions): Koa & AdminAppExtras {
   const api = options.api;
   if (api) {
     const sealer = new CookieSealer(api.cookieKey);
-    routes = adminRoutes(api.accounts, api.snaps, api.custody, api.provisioning, (id) => sealer.csrfFor(id), api.syncConflicts, api.appliances);
+    routes = adminRoutes(api, (id) => sealer.csrfFor(id));
     const document = openApiDocument(routes, api.version);
     router.get('/api/v1/openapi.json', async function describeApi(ctx) {
       sendJson(ctx, 200, document);
@@ -100,6 +85,8 @@ export function adminApp(options: AdminAppOptions): Koa & AdminAppExtras {
     if (ctx.path.startsWith('/api/')) ctx.set('Cache-Control', 'no-store');
   });
   app.use(router.routes());
+  // The dashboard answers what no route did (its files, and index.html for its own paths).
+  if (api) app.use(serveDashboard());
   app.use(router.allowedMethods({ throw: false }));
   const registeredRoutes = router.stack.flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((m) => ({ method: m.toLowerCase(), path: String(layer.path) })));
   return Object.assign(app, { adminRoutes: routes, registeredRoutes });

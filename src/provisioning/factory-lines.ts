@@ -1,3 +1,4 @@
+import type { Assertion } from '../assertions/index.js';
 import type { ModelService } from '../catalog/model-service.js';
 import type { ModelRecord, ProvisioningMethod } from '../catalog/models.js';
 import { OPERATOR_ACTOR, type Actor } from '../audit/unit-of-work.js';
@@ -27,6 +28,22 @@ export interface StationView {
   readonly apiKeys: ReadonlyArray<{ prefix: string; name: string; revoked: boolean }>;
 }
 
+/** A model as people read it: its serial policy and what its assertion says. */
+export interface ModelView {
+  readonly name: string;
+  readonly brand: string;
+  readonly displayName: string | null;
+  readonly store: string | null;
+  readonly grade: string | null;
+  readonly revision: number;
+  readonly signKeyId: string;
+  readonly enabled: boolean;
+  readonly serialPolicy: 'device' | 'template';
+  readonly serialTemplate: string | null;
+  readonly allowReprovision: boolean;
+  readonly provisioning: ProvisioningMethod;
+}
+
 export interface RemodelRuleView {
   readonly from: string;
   readonly to: string;
@@ -52,6 +69,27 @@ export type StationUpdate = Omit<StationChanges, 'modelIds'> & { readonly models
 
 const iso = (d: Date | undefined) => d?.toISOString().replace('.000Z', 'Z') ?? null;
 const ref = (m: ModelRecord) => `${m.brandAccountId}/${m.name}`;
+const headerText = (a: Assertion, name: string) => {
+  const v = a.header(name);
+  return typeof v === 'string' ? v : null;
+};
+
+function modelView(m: ModelRecord, a: Assertion): ModelView {
+  return {
+    name: m.name,
+    brand: m.brandAccountId,
+    displayName: headerText(a, 'display-name'),
+    store: headerText(a, 'store'),
+    grade: headerText(a, 'grade'),
+    revision: a.revision,
+    signKeyId: a.signKeyId,
+    enabled: m.enabled,
+    serialPolicy: m.serialPolicy,
+    serialTemplate: m.serialTemplate ?? null,
+    allowReprovision: m.allowReprovision,
+    provisioning: m.provisioning,
+  };
+}
 
 /**
  * Factory lines by name, as the CLI and the admin API ask for them:
@@ -70,6 +108,17 @@ export class FactoryLines {
       readonly clock: () => Date;
     },
   ) {}
+
+  /** The brand's models with their serial policies. */
+  async models(brand: string): Promise<ModelView[]> {
+    const models = (await this.parts.models.list()).filter((m) => m.brandAccountId === brand);
+    return Promise.all(models.map(async (m) => modelView(m, await this.parts.models.assertion(m))));
+  }
+
+  /** A model's assertion as registered, for building images. */
+  async modelAssertion(brand: string, name: string): Promise<Assertion> {
+    return this.parts.models.assertion(await this.model(brand, name));
+  }
 
   /** A model by `name` or `brand/name`; a bare name is the brand's. */
   async model(brand: string, name: string): Promise<ModelRecord> {

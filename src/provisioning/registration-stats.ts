@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import { toCsv } from './csv.js';
 
 /** What became of one registration: a serial answered, a 202, or a refusal by its code. */
 export type RegistrationOutcome = 'issued' | 'repeated' | 'reprovisioned' | 'queued' | `refused:${string}`;
@@ -30,17 +31,9 @@ export interface ReportQuery {
 const FLUSH_MS = 5000;
 const CSV_FIELDS = ['period', 'brand', 'station', 'model', 'outcome', 'count'] as const;
 
-const csvCell = (v: string | number) => {
-  const s = String(v);
-  // A spreadsheet would run a cell that starts with these as a formula.
-  const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
-  return /[",\n\r]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
-};
-
 /** A report as CSV, one line per period, station, model and outcome. */
 export function reportCsv(rows: readonly ReportRow[]): string {
-  const lines = rows.map((r) => [r.period, r.brandId, r.station, r.model, r.outcome, r.count].map(csvCell).join(','));
-  return `${[CSV_FIELDS.join(','), ...lines].join('\n')}\n`;
+  return toCsv(CSV_FIELDS, rows.map((r) => [r.period, r.brandId, r.station, r.model, r.outcome, r.count]));
 }
 
 /**

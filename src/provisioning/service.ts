@@ -32,6 +32,7 @@ import { HardwareIdentities } from './hardware-identities.js';
 import { FactoryLines } from './factory-lines.js';
 import { SystemUserService } from './system-users.js';
 import { AllowLists } from './allowlists.js';
+import { IssuanceSearch } from './issuance-search.js';
 
 export { PENDING, type Pending } from './registration-queue.js';
 export type { IssueResult } from './issuer.js';
@@ -86,6 +87,8 @@ export class ProvisioningService {
   readonly systemUsers: SystemUserService;
   /** Stations, their API keys, remodel rules and reports, by name: what the CLI and the admin API call. */
   readonly factory: FactoryLines;
+  /** The issuance log searched by serial, model, station and time. */
+  readonly issuances: IssuanceSearch;
   private readonly writer: IssuanceWriter;
   private readonly issuer: SerialIssuer;
   private readonly queue: RegistrationQueue<IssueResult>;
@@ -118,6 +121,7 @@ export class ProvisioningService {
     this.writer = new IssuanceWriter(db, this.clock);
     this.systemUsers = new SystemUserService(db, parts.custody, this.clock);
     this.allowLists = new AllowLists(db, this.clock);
+    this.issuances = new IssuanceSearch(db);
     this.factory = new FactoryLines({
       stations: this.stations,
       admin: this.stationAdmin,

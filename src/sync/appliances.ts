@@ -41,6 +41,19 @@ export interface ApplianceView {
   readonly disabledAt: string | null;
   /** Keys whose private halves its HSM holds, as registered at enrolment. */
   readonly keys: ReadonlyArray<{ readonly label: string; readonly purpose: string; readonly state: string; readonly keyId: string }>;
+  /** How it keeps up, as central last saw it; null before its first pull. */
+  readonly sync: ApplianceSyncView | null;
+}
+
+export interface ApplianceSyncView {
+  /** Its last pull of the change feed. */
+  readonly lastPullAt: string;
+  /** The change it had applied then, and how many central had beyond it. */
+  readonly cursor: number;
+  readonly changesBehind: number;
+  /** Its last issuance push central took, and the appliance's own sequence that reached. */
+  readonly lastPushAt: string | null;
+  readonly issuancePushed: number;
 }
 
 const opt = (v: unknown) => (v === null || v === undefined ? undefined : String(v));
@@ -225,6 +238,20 @@ export class ApplianceService {
       enrolledAt: a.enrolledAt ?? null,
       disabledAt: a.disabledAt ?? null,
       keys: await this.repository.heldKeys(a.name),
+      sync: await this.syncView(a.id),
+    };
+  }
+
+  private async syncView(applianceId: number): Promise<ApplianceSyncView | null> {
+    const pos = (await this.db('sync_positions').where('appliance_id', applianceId).first()) as Record<string, unknown> | undefined;
+    if (!pos) return null;
+    const push = (await this.db('sync_push_acks').where({ appliance_id: applianceId, kind: 'issuance' }).first()) as Record<string, unknown> | undefined;
+    return {
+      lastPullAt: String(pos['seen_at']),
+      cursor: Number(pos['cursor']),
+      changesBehind: Math.max(0, Number(pos['head']) - Number(pos['cursor'])),
+      lastPushAt: push ? String(push['updated_at']) : null,
+      issuancePushed: push ? Number(push['acked']) : 0,
     };
   }
 }

@@ -20,30 +20,52 @@ import type { SyncConflicts } from '../../sync/conflicts.js';
 import { syncConflictRoutes } from './routes/sync-conflicts.js';
 import type { ApplianceService } from '../../sync/appliances.js';
 import { applianceRoutes } from './routes/appliances.js';
+import type { AuditService } from '../../audit/service.js';
+import { modelRoutes } from './routes/models.js';
+import { issuanceRoutes } from './routes/issuances.js';
+
+/** The services the admin API calls: the same ones the CLI calls, as the signed-in person. */
+export interface AdminServices {
+  readonly accounts: AccountsService;
+  readonly snaps: SnapService;
+  /** Keys and ceremonies. */
+  readonly custody: CustodyApi;
+  /** Factory lines: stations, allow-lists, hardware identities, system-users, remodel rules, reports, the issuance log. */
+  readonly provisioning: ProvisioningService;
+  /** The audit chain's verification (audit/service.ts). */
+  readonly audit: Pick<AuditService, 'verify'>;
+  /** Central: serial conflicts found in appliances' pushes (sync/conflicts.ts); none listed without it. */
+  readonly syncConflicts?: Pick<SyncConflicts, 'list'>;
+  /** Central: the appliances it serves (sync/appliances.ts); their routes are served only with it. */
+  readonly appliances?: ApplianceService;
+}
 
 /**
  * The admin API (`/api/v1/…`), one file per resource in `routes/`. Each
  * entry names its policy action; the router adds authentication and the
  * policy check, and the OpenAPI document is written from this same list.
  */
-export function adminRoutes(accounts: AccountsService, snaps: SnapService, custody: CustodyApi, provisioning: ProvisioningService, csrfFor: (sessionId: string) => string, syncConflicts?: Pick<SyncConflicts, 'list'>, appliances?: ApplianceService): AdminRoute[] {
+export function adminRoutes(api: AdminServices, csrfFor: (sessionId: string) => string): AdminRoute[] {
+  const { accounts, snaps, custody, provisioning } = api;
   return [
     ...meRoutes(accounts, csrfFor),
     ...brandsRoutes(accounts),
     ...storesRoutes(accounts),
     ...grantsRoutes(accounts),
-    ...auditRoutes(accounts),
+    ...auditRoutes(accounts, api.audit),
     ...peopleRoutes(accounts),
     ...tokensRoutes(accounts),
     ...snapsRoutes(snaps),
     ...curationRoutes(snaps),
     ...custodyRoutes(custody),
     ...stationRoutes(provisioning.factory),
+    ...modelRoutes(provisioning.factory),
+    ...issuanceRoutes(provisioning.issuances),
     ...allowListRoutes(provisioning),
     ...systemUserRoutes(provisioning.systemUsers),
     ...hardwareIdentityRoutes({ hardwareIdentities: provisioning.hardwareIdentities, custody: custody.custody }),
-    ...syncConflictRoutes(syncConflicts),
+    ...syncConflictRoutes(api.syncConflicts),
     // Central's appliances; an instance built without the service (an appliance) serves none.
-    ...(appliances ? applianceRoutes(appliances) : []),
+    ...(api.appliances ? applianceRoutes(api.appliances) : []),
   ];
 }

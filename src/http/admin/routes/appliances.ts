@@ -18,6 +18,10 @@ const Appliance = z
     enrolledAt: z.string().nullable(),
     disabledAt: z.string().nullable(),
     keys: z.array(z.object({ label: z.string(), purpose: z.string(), state: z.string(), keyId: z.string() })),
+    sync: z
+      .object({ lastPullAt: z.string(), cursor: z.number(), changesBehind: z.number(), lastPushAt: z.string().nullable(), issuancePushed: z.number() })
+      .nullable()
+      .describe('How the appliance keeps up, as central last saw it; null before its first pull'),
   })
   .meta({ id: 'Appliance' });
 
