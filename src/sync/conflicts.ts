@@ -23,8 +23,8 @@ const toConflict = (r: Record<string, unknown>): SyncConflict => ({
   detectedAt: String(r['detected_at']),
 });
 
-/** Serials per statement when looking for other origins' rows. */
-const LOOKUP_CHUNK = 400;
+/** Serials per statement when looking for other origins' rows: a whole batch, on both databases. */
+const LOOKUP_CHUNK = 2000;
 
 /**
  * Finds, in the pushing transaction, serials of the batch that another

@@ -6,8 +6,8 @@ export const PUSH_KINDS = ['issuance', 'checkpoint', 'counters'] as const;
 export type PushKind = (typeof PUSH_KINDS)[number];
 
 /** Rows per batch: the pusher sends this many at most, central refuses more. */
-export const PUSH_BATCH_ROWS = 500;
-export const MAX_PUSH_ROWS = 2000;
+export const PUSH_BATCH_ROWS = 2000;
+export const MAX_PUSH_ROWS = 5000;
 
 const Seq = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const Text = (max: number) => z.string().min(1).max(max);

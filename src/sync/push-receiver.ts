@@ -5,8 +5,8 @@ import { SyncError } from './errors.js';
 import { parsePushBatch, type CheckpointRow, type CounterRow, type IssuanceRow, type PushAnswer, type PushKind } from './push-batch.js';
 import type { ApplianceContext } from './upstream.js';
 
-/** Rows per INSERT statement: well under SQLite's bound-parameter limit at 14 columns a row. */
-const INSERT_CHUNK = 250;
+/** Rows per INSERT: PostgreSQL takes 65,535 parameters (14 a row here); knex writes a SQLite multi-row insert as a compound SELECT, which SQLite caps at 500 terms. */
+const INSERT_CHUNK = { pg: 1000, sqlite: 250 } as const;
 
 const isPostgres = (db: Database) => db.client.config.client === 'pg';
 
@@ -34,7 +34,8 @@ const issuanceLogRow = (origin: string, r: IssuanceRow) => ({
   issued_at: r.issuedAt,
 });
 
-function chunks<T>(rows: readonly T[], size = INSERT_CHUNK): T[][] {
+function chunks<T>(trx: Database, rows: readonly T[]): T[][] {
+  const size = isPostgres(trx) ? INSERT_CHUNK.pg : INSERT_CHUNK.sqlite;
   const out: T[][] = [];
   for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
   return out;
@@ -124,7 +125,7 @@ export class PushReceiver {
   /** Inserts the rows, none twice; returns how many were new. */
   private async insertIssuance(trx: Database, origin: string, rows: readonly IssuanceRow[]): Promise<number> {
     let inserted = 0;
-    for (const chunk of chunks(rows)) {
+    for (const chunk of chunks(trx, rows)) {
       const ids = await trx('issuance_log').insert(chunk.map((r) => issuanceLogRow(origin, r))).onConflict(['origin', 'origin_seq']).ignore().returning('id');
       inserted += ids.length;
     }
@@ -132,7 +133,7 @@ export class PushReceiver {
   }
 
   private async insertCheckpoints(trx: Database, applianceId: number, rows: readonly CheckpointRow[], now: string): Promise<void> {
-    for (const chunk of chunks(rows)) {
+    for (const chunk of chunks(trx, rows)) {
       await trx('sync_checkpoints')
         .insert(chunk.map((r) => ({ appliance_id: applianceId, seq: r.seq, hash: r.hash, at: r.at, key_id: r.keyId, signature: r.signature, received_at: now })))
         .onConflict(['appliance_id', 'seq'])
@@ -144,7 +145,7 @@ export class PushReceiver {
   private async storeCounters(trx: Database, applianceId: number, rows: readonly CounterRow[], now: string): Promise<void> {
     const latest = new Map<string, CounterRow>();
     for (const r of rows) latest.set(`${r.station}\0${r.window}`, r);
-    for (const chunk of chunks([...latest.values()])) {
+    for (const chunk of chunks(trx, [...latest.values()])) {
       await trx('sync_station_counters')
         .insert(chunk.map((r) => ({ appliance_id: applianceId, station: r.station, window: r.window, count: r.count, seq: r.seq, updated_at: now })))
         .onConflict(['appliance_id', 'station', 'window'])

@@ -1,7 +1,7 @@
 import type { Database } from '../db/database.js';
 import { VaultError } from '../errors.js';
 import { SyncError } from './errors.js';
-import { PUSH_BATCH_ROWS, PUSH_KINDS, type PushAnswer, type PushKind } from './push-batch.js';
+import { PUSH_BATCH_ROWS, PUSH_KINDS, type PushAnswer, type PushKind, type PushRow } from './push-batch.js';
 import { backlog, cursor, markCounters, rowsAfter, setAcked } from './push-source.js';
 import { backoffDelay, SYNC_RETRY_POLICY, type RetryPolicy } from './retry-policy.js';
 import type { Upstream } from './upstream.js';
@@ -111,13 +111,23 @@ export class Pusher {
     }
   }
 
-  /** Batches of one kind until one comes back short (nothing more waiting). */
+  /**
+   * Batches of one kind until one comes back short (nothing more waiting).
+   * The next batch is read while central takes this one; it is used only
+   * when central acknowledged exactly what was sent.
+   */
   private async pushKind(kind: PushKind): Promise<void> {
     let { acked } = await cursor(this.db, kind);
     let resyncs = 0;
+    let ahead: Promise<PushRow[]> | undefined;
     for (;;) {
-      const rows = await rowsAfter(this.db, kind, acked, this.rows);
+      const rows = await (ahead ?? rowsAfter(this.db, kind, acked, this.rows));
+      ahead = undefined;
       if (rows.length === 0) return;
+      const sent = rows[rows.length - 1]!.seq;
+      const next = rows.length < this.rows ? undefined : rowsAfter(this.db, kind, sent, this.rows);
+      // A read that fails is read again in the loop, not left unhandled.
+      next?.catch(() => undefined);
       let answer: PushAnswer;
       try {
         answer = await this.upstream.request<PushAnswer>('POST', '/sync/v1/push', { json: { kind, after: acked, rows } });
@@ -132,7 +142,8 @@ export class Pusher {
       acked = answer.acked;
       await setAcked(this.db, kind, acked);
       this.lastPushAt = this.clock().toISOString();
-      if (rows.length < this.rows) return;
+      if (!next) return;
+      if (acked === sent) ahead = next.catch(() => rowsAfter(this.db, kind, acked, this.rows));
     }
   }
 }

@@ -64,7 +64,8 @@ describe.each<Kind>(['sqlite', 'pg'])('pushes to central on %s', (kind) => {
     await db('audit_checkpoints').insert({ seq: 7, hash: 'h'.repeat(64), at: '2026-01-02T00:00:00Z', key_id: 'audit-key', signature: 'c2ln' });
     await db('station_counters').insert([{ station_id: 1, window: 'total', count: 1234 }, { station_id: 1, window: 'd:2026-01-02', count: 1234 }]);
     const upstream = new TestUpstream(central.url, TOKEN_A);
-    const pusher = new Pusher(db, upstream, { everyMs: 60_000 });
+    // Batches of 500 (the default is larger): three issuance batches, the last one short.
+    const pusher = new Pusher(db, upstream, { everyMs: 60_000, batchRows: 500 });
     expect((await pusher.status()).backlog).toEqual({ issuance: 1234, checkpoint: 1, counters: 0 });
     await pusher.pushNow();
     expect(upstream.calls.get('/sync/v1/push')).toBe(3 + 1 + 1); // 500 + 500 + 234, a checkpoint, the counters
