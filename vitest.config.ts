@@ -8,6 +8,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Two at a time even on two cores (vitest's default there is one): most
+    // files wait on child processes, sockets and timers, not on the CPU.
+    maxWorkers: 2,
     // Loopback only: a test that reaches further fails at once (test/support/no-network.ts).
     setupFiles: ['test/support/no-network.ts'],
   },

@@ -45,7 +45,7 @@ describe('init --demo killed at any moment', () => {
     removeDataDir(probe);
 
     let killedMidway = 0;
-    for (const fraction of [0.15, 0.3, 0.45, 0.6, 0.75, 0.9]) {
+    for (const fraction of [0.2, 0.45, 0.7, 0.9]) {
       const dir = testDataDir();
       try {
         const first = await run(dir, Math.round(whole * fraction));
