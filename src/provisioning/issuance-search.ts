@@ -34,8 +34,6 @@ const CSV_FIELDS = ['id', 'serial', 'model', 'station', 'outcome', 'issued_at', 
 /** What one CSV export holds at most: a year of a busy line is far below it. */
 export const CSV_MAX_ROWS = 100_000;
 
-const likeEscaped = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
-
 /**
  * The brand's issuance log, newest first: by serial (exact, or a prefix
  * ending in `*`), model, station and time, a page at a time; and the same
@@ -59,7 +57,8 @@ export class IssuanceSearch {
   private query(q: IssuanceQuery): Query {
     const query = this.db('issuance_log').where('brand_id', q.brandId);
     if (q.serial !== undefined) {
-      if (q.serial.endsWith('*')) query.whereRaw("serial like ? escape '\\'", [`${likeEscaped(q.serial.slice(0, -1))}%`]);
+      // A prefix compared as it is written: LIKE ignores case on SQLite and not on PostgreSQL.
+      if (q.serial.endsWith('*')) query.whereRaw('substr(serial, 1, ?) = ?', [q.serial.length - 1, q.serial.slice(0, -1)]);
       else query.where('serial', q.serial);
     }
     if (q.model !== undefined) query.where('model', q.model);

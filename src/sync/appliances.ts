@@ -7,6 +7,7 @@ import type { Database } from '../db/database.js';
 import { isUniqueViolation, nowIso } from '../db/errors.js';
 import { hashSecret } from '../db/hashed-secrets.js';
 import { SyncError } from './errors.js';
+import { feedHead } from './scope-cache.js';
 
 /** Appliance names become HSM labels and account-key names (`appliance-<name>`): lower case, digits, single dashes. */
 export const VALID_APPLIANCE_NAME = /^[a-z0-9](?:-?[a-z0-9]){0,39}$/;
@@ -48,7 +49,7 @@ export interface ApplianceView {
 export interface ApplianceSyncView {
   /** Its last pull of the change feed. */
   readonly lastPullAt: string;
-  /** The change it had applied then, and how many central had beyond it. */
+  /** The change it had applied then, and how many central holds beyond it now. */
   readonly cursor: number;
   readonly changesBehind: number;
   /** Its last issuance push central took, and the appliance's own sequence that reached. */
@@ -249,7 +250,7 @@ export class ApplianceService {
     return {
       lastPullAt: String(pos['seen_at']),
       cursor: Number(pos['cursor']),
-      changesBehind: Math.max(0, Number(pos['head']) - Number(pos['cursor'])),
+      changesBehind: Math.max(0, (await feedHead(this.db)) - Number(pos['cursor'])),
       lastPushAt: push ? String(push['updated_at']) : null,
       issuancePushed: push ? Number(push['acked']) : 0,
     };
