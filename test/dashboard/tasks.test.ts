@@ -97,10 +97,10 @@ describe('the dashboard in a real browser', () => {
     const prefix = `${wanted.slice(0, 5)}*`;
     await find.getByLabel('Serial').fill(prefix);
     await find.getByRole('button', { name: 'Find' }).click();
-    await expect.poll(serialsShown).toEqual([...serials].reverse());
+    await expect.poll(serialsShown, { timeout: 15_000 }).toEqual([...serials].reverse());
     await find.getByLabel('Serial').fill(wanted);
     await find.getByRole('button', { name: 'Find' }).click();
-    await expect.poll(serialsShown).toEqual([wanted]);
+    await expect.poll(serialsShown, { timeout: 15_000 }).toEqual([wanted]);
     const cells = await results.getByRole('row', { name: new RegExp(wanted) }).getByRole('cell').allTextContents();
     expect(cells.slice(0, 4)).toEqual([wanted, 'demo-model', expect.any(String), 'issued']);
     const file = await download(page, () => find.getByRole('link', { name: 'Download CSV' }).click());

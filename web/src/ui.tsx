@@ -161,7 +161,8 @@ export function Field(props: { label: string; name: string; required?: boolean; 
   return (
     <label>
       <span>{props.label}</span>
-      <input name={props.name} type={props.type ?? 'text'} required={props.required} placeholder={props.placeholder} value={props.value} list={props.list} aria-describedby={props.hint ? hint : undefined} />
+      {/* A starting value, not a controlled one: a re-render (a load finishing) must not put back what the person just typed over. */}
+      <input name={props.name} type={props.type ?? 'text'} required={props.required} placeholder={props.placeholder} defaultValue={props.value} list={props.list} aria-describedby={props.hint ? hint : undefined} />
       {props.hint && (
         // Read as the field's description, not again as part of its name.
         <small id={hint} class="hint" aria-hidden="true">
