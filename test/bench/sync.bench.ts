@@ -36,7 +36,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import knex, { type Knex } from 'knex';
-import { DEMO, PLANNED, SyncCluster, sleep, type Appliance } from '../support/sync-cluster.js';
+import { DEMO, SYNC_COMMANDS, SyncCluster, sleep, type Appliance } from '../support/sync-cluster.js';
 import { fmt } from './measure.js';
 
 const root = resolve(import.meta.dirname, '..', '..', '..');
@@ -162,14 +162,14 @@ async function main(): Promise<void> {
     // ---- push throughput, then the raw insert of the same rows
     const issuedAt = new Date().toISOString();
     const row = (i: number) => ({ brand_id: DEMO.brand, model: DEMO.model, serial: `PUSH-${String(i).padStart(8, '0')}`, device_key_id: `pushkey${String(i).padStart(57, '0')}`, signing_key_id: 'bench-signing-key', outcome: 'issued', request_id: null, issued_at: issuedAt });
-    const before = await cluster.centralCount('issuance_log', (q) => q.where({ origin: PLANNED.originOf(a.name) }));
+    const before = await cluster.centralCount('issuance_log', (q) => q.where({ origin: SYNC_COMMANDS.originOf(a.name) }));
     await cluster.applianceDb(a, async (db) => {
       await db.transaction(async (trx) => {
         for (let start = 0; start < PUSH_ROWS; start += 500) await trx('issuance_log').insert(Array.from({ length: Math.min(500, PUSH_ROWS - start) }, (_, k) => row(start + k)));
       });
     });
     t = performance.now();
-    await cluster.waitFor('central to hold every pushed row', async () => (await cluster.centralCount('issuance_log', (q) => q.where({ origin: PLANNED.originOf(a.name) }))) - before >= PUSH_ROWS, { timeoutMs: 1_800_000, intervalMs: 50 });
+    await cluster.waitFor('central to hold every pushed row', async () => (await cluster.centralCount('issuance_log', (q) => q.where({ origin: SYNC_COMMANDS.originOf(a.name) }))) - before >= PUSH_ROWS, { timeoutMs: 1_800_000, intervalMs: 50 });
     const pushS = (performance.now() - t) / 1000;
     const pushRate = PUSH_ROWS / pushS;
 

@@ -1,15 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPair, type KeyObject } from 'node:crypto';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import type { KeyObject } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import knex, { type Knex } from 'knex';
 import { decodeStream, type Assertion } from '../../src/assertions/index.js';
 import { DeviceRegistrationError, registerDevice } from '../../src/cli/device-client.js';
-import { applianceOrigin } from '../../src/sync/push-receiver.js';
 import { FaultProxy } from './fault-proxy.js';
+import { SYNC_COMMANDS } from './sync-commands.js';
+import { VaultProcess, cliOk, makeDeviceKeys, patchJson, runCli, sleep, waitUntil, type CliRun } from './vault-process.js';
+
+export { SYNC_COMMANDS } from './sync-commands.js';
+export { VaultProcess, WaitAborted, cliOk, makeDeviceKeys, runCli, sleep, waitUntil, type CliRun, type ServeUrls } from './vault-process.js';
 import { freePort } from './net.js';
 import { freshPostgresDatabase } from './postgres.js';
 
@@ -25,266 +26,15 @@ import { freshPostgresDatabase } from './postgres.js';
  *   central's sync listener(s) (round-robin over the replicas when there are
  *   several), then `serve`.
  *
- * The commands, flags and output the sync code is planned to have are the
- * constants below: the one place to change when they land differently.
+ * The commands and flags it drives are in sync-commands.ts, the processes
+ * in vault-process.ts.
  */
-
-// ---------------------------------------------------------------- planned interfaces
-
-export const PLANNED = {
-  /** How a central replica gets its sync listener port: the env override of config `sync.port` (exists in src/config.ts). */
-  syncPortEnv: 'SERIAL_VAULT_SYNC_PORT',
-  /** Also given as a flag when set (planned `serve --sync-port N`); null: env only. */
-  syncPortFlag: null as string | null,
-  /** What an appliance's config says to have no sync listener of its own (`sync.port: null` is "off"). */
-  applianceSyncConfig: { port: null } as Record<string, unknown>,
-  /** On central: makes an appliance and writes its one-time enrolment token to `tokenFile` (`--token-out`: `--token-file` is the admin access token of --url). */
-  applianceAdd: (name: string, store: string, tokenFile: string, centralDir: string) => ['appliance', 'add', name, '--store', store, '--token-out', tokenFile, '--data-dir', centralDir],
-  /** On the appliance: enrols against central (writes `upstream.url` into its config.json). */
-  applianceEnrol: (upstreamUrl: string, tokenFile: string, applianceDir: string) => ['appliance', 'enrol', '--upstream', upstreamUrl, '--token-file', tokenFile, '--data-dir', applianceDir],
-  /** On central: refuses the appliance's next sync call. */
-  applianceDisable: (name: string, centralDir: string) => ['appliance', 'disable', name, '--data-dir', centralDir],
-  /** On the appliance: its sync state as JSON. */
-  syncStatus: (applianceDir: string) => ['sync', 'status', '--data-dir', applianceDir, '--json'],
-  /** central's issuance_log.origin for rows pushed by an appliance (src/sync/push-receiver.ts: `appliance:NAME`). */
-  originOf: applianceOrigin,
-  /** The sync listener's URL in serve's start-up line on stderr, if it prints one (else the port we chose is used). */
-  syncLine: /\bsync(?: API| listener)?(?: \([^)]*\))? on (https?:\/\/[^\s,;)]+)/,
-  /** The refusal of a local write to a replicated table on an appliance. */
-  readOnlyCode: 'ERR_REPLICATED_READ_ONLY',
-  disabledCode: 'ERR_APPLIANCE_DISABLED',
-} as const;
 
 /** Faster than the defaults (push every 2 s) so the tests do not wait on timers; merged into the appliance's config.json `upstream`. */
 export const TEST_UPSTREAM: Record<string, unknown> = { pushEverySeconds: 0.5, waitSeconds: 10, timeoutSeconds: 30 };
 
 /** The demo that `init --demo` makes on central (src/setup/demo.ts): vault-allocated serials DEMO-{n:06}. */
 export const DEMO = { brand: 'demo-brand', store: 'demo-brand', model: 'demo-model' } as const;
-
-const BIN = resolve('dist/src/cli/main.js');
-/** serve's start-up line (src/main.ts). */
-const LISTENING = /device API on (\S+), store on (\S+) .*admin API on (\S+?)api\/v1\//;
-
-// ---------------------------------------------------------------- small helpers
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Ends a `waitUntil` at once instead of being retried (a process it waits on has crashed). */
-export class WaitAborted extends Error {}
-
-/** Polls `check` until it returns a truthy value; fails after `timeoutMs`, saying what it waited for and the last value. */
-export async function waitUntil<T>(what: string, check: () => Promise<T> | T, options: { timeoutMs?: number; intervalMs?: number } = {}): Promise<NonNullable<T>> {
-  const end = Date.now() + (options.timeoutMs ?? 30_000);
-  let last: unknown;
-  for (;;) {
-    try {
-      last = await check();
-      if (last) return last as NonNullable<T>;
-    } catch (e) {
-      if (e instanceof WaitAborted) throw e;
-      last = e instanceof Error ? e.message : e;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${options.timeoutMs ?? 30_000} ms waiting for ${what} (last: ${JSON.stringify(last)?.slice(0, 500)})`);
-    await sleep(options.intervalMs ?? 100);
-  }
-}
-
-export interface CliRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `serial-vault ARGS` as its own process (the CLI opens the data directory, HSM and database as an operator would). */
-export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (pid: number) => void } = {}): Promise<CliRun> {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    if (child.pid !== undefined) options.onSpawn?.(child.pid);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      rej(new Error(`serial-vault ${args.join(' ')} took longer than ${options.timeoutMs ?? 120_000} ms\n${stderr}`));
-    }, options.timeoutMs ?? 120_000);
-    child.on('error', rej);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      res({ code, stdout, stderr });
-    });
-  });
-}
-
-/** Like `runCli`, but a non-zero exit is an error carrying its output. */
-export async function cliOk(args: readonly string[], options: Parameters<typeof runCli>[1] = {}): Promise<CliRun> {
-  const r = await runCli(args, options);
-  if (r.code !== 0) throw new Error(`serial-vault ${args.join(' ')} exited with ${r.code}:\n${r.stderr}${r.stdout}`);
-  return r;
-}
-
-/** Whether something accepts TCP connections on a loopback port. */
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((r) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      r(true);
-    });
-    s.once('error', () => r(false));
-  });
-}
-
-function patchJson(file: string, patch: (o: Record<string, unknown>) => void): void {
-  const o = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  patch(o);
-  writeFileSync(file, `${JSON.stringify(o, null, 2)}\n`, { mode: 0o600 });
-}
-
-const generate = promisify(generateKeyPair);
-
-/** Device keys made ahead of time (1024-bit RSA: the vault takes any size, and these are many). */
-export async function makeDeviceKeys(n: number): Promise<KeyObject[]> {
-  const keys: KeyObject[] = [];
-  for (let i = 0; i < n; i += 16) {
-    const batch = await Promise.all(Array.from({ length: Math.min(16, n - i) }, () => generate('rsa', { modulusLength: 1024 })));
-    keys.push(...batch.map((k) => k.privateKey));
-  }
-  return keys;
-}
-
-// ---------------------------------------------------------------- processes
-
-export interface ServeUrls {
-  /** Device API base, e.g. http://127.0.0.1:PORT/v1/ */
-  readonly device: string;
-  readonly store: string;
-  /** Admin listener root, e.g. http://127.0.0.1:PORT/ (admin API under api/v1/). */
-  readonly admin: string;
-  /** The sync listener (central only). */
-  readonly sync: string | undefined;
-}
-
-/** One `serial-vault serve` process: started, killed (-9) and started again on the same data directory. */
-export class VaultProcess {
-  private child: ChildProcess | undefined;
-  private exited: Promise<number | null> | undefined;
-  private out = '';
-  private err = '';
-  private current: ServeUrls | undefined;
-  private killing = false;
-  /** Exits nobody asked for (a crash), with the signal or code. */
-  readonly crashes: string[] = [];
-
-  constructor(
-    readonly name: string,
-    readonly dataDir: string,
-    private readonly env: NodeJS.ProcessEnv = {},
-    private readonly syncPort?: number,
-    /** Where its stdout and stderr are copied, to read after a failed run. */
-    readonly logFile: string = join(dataDir, '..', `${name}.log`),
-  ) {}
-
-  /** Throws if it has exited by itself since it was started. */
-  assertAlive(): void {
-    if (this.crashes.length > 0) throw new WaitAborted(`${this.name} exited by itself (${this.crashes.join(', ')}); its log: ${this.logFile}\n${this.err.slice(-2000)}`);
-  }
-
-  get running(): boolean {
-    return this.child !== undefined;
-  }
-
-  get pid(): number | undefined {
-    return this.child?.pid;
-  }
-
-  get urls(): ServeUrls {
-    if (!this.current) throw new Error(`${this.name} is not serving`);
-    return this.current;
-  }
-
-  /** Its JSON log (stdout) and its lines on stderr, since it was made (restarts included). */
-  logs(): string {
-    return `${this.err}\n${this.out}`;
-  }
-
-  /** Starts serve and resolves once its listeners are up (its start-up line, and the sync port accepting). */
-  async start(timeoutMs = 90_000): Promise<ServeUrls> {
-    if (this.child) throw new Error(`${this.name} is already running`);
-    const args = ['serve', '--data-dir', this.dataDir];
-    if (this.syncPort !== undefined && PLANNED.syncPortFlag) args.push(PLANNED.syncPortFlag, String(this.syncPort));
-    const env = { ...process.env, ...this.env, ...(this.syncPort !== undefined ? { [PLANNED.syncPortEnv]: String(this.syncPort) } : {}) };
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    this.exited = new Promise((r) => child.once('exit', (code) => r(code)));
-    const startedAt = this.err.length;
-    const copy = (d: Buffer) => appendFileSync(this.logFile, d);
-    child.stdout!.on('data', (d: Buffer) => {
-      this.out += d.toString();
-      copy(d);
-    });
-    child.stderr!.on('data', (d: Buffer) => {
-      this.err += d.toString();
-      copy(d);
-    });
-    let gone = false;
-    this.killing = false;
-    child.once('exit', (code, signal) => {
-      if (!this.killing) this.crashes.push(`${new Date().toISOString()}: ${signal ?? `exit ${code}`}`);
-    });
-    void this.exited.then(() => {
-      gone = true;
-      if (this.child === child) {
-        this.child = undefined;
-        this.current = undefined;
-      }
-    });
-    const line = await waitUntil(
-      `${this.name} to print its listening line`,
-      () => {
-        if (gone) throw new WaitAborted(`${this.name} exited while starting:\n${this.err.slice(startedAt)}`);
-        return LISTENING.exec(this.err.slice(startedAt));
-      },
-      { timeoutMs, intervalMs: 50 },
-    ).catch((e: unknown) => {
-      child.kill('SIGKILL');
-      throw e;
-    });
-    const printedSync = PLANNED.syncLine.exec(this.err.slice(startedAt))?.[1];
-    const sync = printedSync ?? (this.syncPort !== undefined ? `http://127.0.0.1:${this.syncPort}/` : undefined);
-    if (this.syncPort !== undefined) await waitUntil(`${this.name}'s sync listener on port ${this.syncPort}`, () => portOpen(this.syncPort!), { timeoutMs: 10_000, intervalMs: 50 });
-    this.current = { device: line[1]!, store: line[2]!, admin: line[3]!, sync };
-    return this.current;
-  }
-
-  /** kill -9: no shutdown, no flush, HSM sessions left open. */
-  async kill9(): Promise<void> {
-    const child = this.child;
-    if (!child) return;
-    this.killing = true;
-    child.kill('SIGKILL');
-    await this.exited;
-  }
-
-  /** SIGTERM (a clean shutdown), then SIGKILL if it has not stopped in `graceMs`. */
-  async stop(graceMs = 30_000): Promise<number | null> {
-    const child = this.child;
-    if (!child) return null;
-    this.killing = true;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    const code = await this.exited!;
-    clearTimeout(timer);
-    return code ?? null;
-  }
-
-  async restart(): Promise<ServeUrls> {
-    await this.stop();
-    return this.start();
-  }
-}
-
-// ---------------------------------------------------------------- the cluster
 
 export interface Appliance {
   readonly name: string;
@@ -405,9 +155,9 @@ export class SyncCluster {
     const tokenFile = join(this.root, `${name}.enrol`);
     const proxy = await FaultProxy.start({ target: this.syncTargets(), mode: this.replicas.length > 1 ? 'round-robin' : 'first' });
     await cliOk(['init', '--data-dir', dataDir, '--port', '0', '--admin-port', '0', '--store-port', '0']);
-    patchJson(join(dataDir, 'config.json'), (c) => (c['sync'] = { ...(c['sync'] as object), ...PLANNED.applianceSyncConfig }));
-    await cliOk(PLANNED.applianceAdd(name, DEMO.store, tokenFile, this.centralDir));
-    await cliOk(PLANNED.applianceEnrol(proxy.url, tokenFile, dataDir), { timeoutMs: 600_000, ...(options.onEnrolPid ? { onSpawn: options.onEnrolPid } : {}) });
+    patchJson(join(dataDir, 'config.json'), (c) => (c['sync'] = { ...(c['sync'] as object), ...SYNC_COMMANDS.applianceSyncConfig }));
+    await cliOk(SYNC_COMMANDS.applianceAdd(name, DEMO.store, tokenFile, this.centralDir));
+    await cliOk(SYNC_COMMANDS.applianceEnrol(proxy.url, tokenFile, dataDir), { timeoutMs: 600_000, ...(options.onEnrolPid ? { onSpawn: options.onEnrolPid } : {}) });
     const upstream = { ...TEST_UPSTREAM, ...options.upstream };
     patchJson(join(dataDir, 'config.json'), (c) => {
       if (c['upstream']) c['upstream'] = { ...(c['upstream'] as object), ...upstream };
@@ -460,7 +210,7 @@ export class SyncCluster {
   }
 
   async syncStatus(a: Appliance): Promise<unknown> {
-    const r = await runCli(PLANNED.syncStatus(a.dataDir));
+    const r = await runCli(SYNC_COMMANDS.syncStatus(a.dataDir));
     if (r.code !== 0) throw new Error(`sync status of ${a.name} exited with ${r.code}: ${r.stderr}`);
     return JSON.parse(r.stdout) as unknown;
   }
@@ -502,7 +252,7 @@ export class SyncCluster {
   /** central's issuance log rows pushed by an appliance (all when no name). */
   async centralIssuance(appliance?: string): Promise<IssuanceRow[]> {
     const q = this.centralDb()('issuance_log').select('origin', 'origin_seq', 'model', 'serial', 'device_key_id', 'outcome').orderBy('id');
-    if (appliance) q.where({ origin: PLANNED.originOf(appliance) });
+    if (appliance) q.where({ origin: SYNC_COMMANDS.originOf(appliance) });
     return ((await q) as IssuanceRow[]).map((r) => ({ ...r, origin_seq: r.origin_seq === null ? null : Number(r.origin_seq) }));
   }
 
@@ -594,7 +344,7 @@ export class SyncCluster {
     const counts: Record<string, { local: number; central: number }> = {};
     for (const a of this.appliances) {
       const local = await this.applianceIssuance(a);
-      counts[a.name] = { local: local.length, central: rows.filter((r) => r.origin === PLANNED.originOf(a.name)).length };
+      counts[a.name] = { local: local.length, central: rows.filter((r) => r.origin === SYNC_COMMANDS.originOf(a.name)).length };
     }
     const seen = new Map<string, number>();
     const bump = (k: string) => seen.set(k, (seen.get(k) ?? 0) + 1);
@@ -604,7 +354,7 @@ export class SyncCluster {
     }
     const duplicated = [...seen].filter(([, n]) => n > 1).map(([k, n]) => `${k} ×${n}`);
     const held = new Set(rows.map((r) => `${r.origin} ${r.serial} ${r.device_key_id}`));
-    const lost = answered.filter((x) => !held.has(`${PLANNED.originOf(x.appliance)} ${x.serial} ${x.deviceKeyId}`));
+    const lost = answered.filter((x) => !held.has(`${SYNC_COMMANDS.originOf(x.appliance)} ${x.serial} ${x.deviceKeyId}`));
     const keysBySerial = new Map<string, Set<string>>();
     for (const r of rows) {
       if (r.model !== DEMO.model || r.outcome !== 'issued') continue;

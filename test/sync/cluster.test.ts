@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO, PLANNED, SyncCluster, runCli, sleep, type Appliance, type Registered } from '../support/sync-cluster.js';
+import { DEMO, SYNC_COMMANDS, SyncCluster, runCli, sleep, type Appliance, type Registered } from '../support/sync-cluster.js';
 
 /**
  * Central on a throwaway PostgreSQL, two appliances on SQLite with their own
@@ -72,13 +72,13 @@ describe('central and two appliances, through fault proxies', () => {
   it('a local write to a replicated entity on an appliance is refused, naming central', async () => {
     const r = await cluster.applianceCli(a, 'station', 'create', 'local-line', '--model', `${DEMO.brand}/${DEMO.model}`);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain(PLANNED.readOnlyCode);
+    expect(r.stderr).toContain(SYNC_COMMANDS.readOnlyCode);
     expect(r.stderr).toMatch(/central/i);
     expect(await cluster.applianceHas(a, 'stations', { name: 'local-line' })).toBe(false);
     // And a person, through the same command line.
     const p = await cluster.applianceCli(a, 'person', 'add', 'local@cluster.test');
     expect(p.code).not.toBe(0);
-    expect(p.stderr).toContain(PLANNED.readOnlyCode);
+    expect(p.stderr).toContain(SYNC_COMMANDS.readOnlyCode);
   }, 60_000);
 
   it(`a ${PARTITION_MS / 1000} s partition while both appliances keep issuing: 0 lost, 0 duplicated, no overlapping serials`, async () => {
@@ -179,7 +179,7 @@ describe('central and two appliances, through fault proxies', () => {
   it('a disabled appliance is refused at once: no change reaches it, nothing it pushes is taken', async () => {
     await cluster.waitForPushes();
     const fromB = (await cluster.centralIssuance(b.name)).length;
-    const disabled = await runCli(PLANNED.applianceDisable(b.name, cluster.centralDir));
+    const disabled = await runCli(SYNC_COMMANDS.applianceDisable(b.name, cluster.centralDir));
     expect(disabled.code, disabled.stderr).toBe(0);
     const disabledAt = Date.now();
     // A change made right after: the other appliance gets it, the disabled one never does.
@@ -193,7 +193,7 @@ describe('central and two appliances, through fault proxies', () => {
       'appliance-b to report that central refuses it',
       async () => {
         const status = JSON.stringify(await cluster.syncStatus(b).catch((e: unknown) => String(e)));
-        return status.includes(PLANNED.disabledCode) || b.process.logs().includes(PLANNED.disabledCode);
+        return status.includes(SYNC_COMMANDS.disabledCode) || b.process.logs().includes(SYNC_COMMANDS.disabledCode);
       },
       { timeoutMs: 20_000, intervalMs: 250 },
     );
