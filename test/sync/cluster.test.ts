@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO, SYNC_COMMANDS, SyncCluster, runCli, sleep, type Appliance, type Registered } from '../support/sync-cluster.js';
+import { DEMO, SYNC_COMMANDS, SyncCluster, runCli, sleep, type Appliance } from '../support/sync-cluster.js';
+import { IssuanceLedger } from './ledger.js';
 
 /**
  * Central on a throwaway PostgreSQL, two appliances on SQLite with their own
@@ -14,8 +15,9 @@ const PARTITION_MS = 60_000;
 let cluster: SyncCluster;
 let a: Appliance;
 let b: Appliance;
-/** Every serial any device was answered, over the whole file. */
-const answered: Registered[] = [];
+const ledger = new IssuanceLedger(() => cluster);
+const register = (appliance: Appliance, n: number) => ledger.register(appliance, n);
+const expectNothingLostOrDoubled = () => ledger.expectNothingLostOrDoubled();
 
 beforeAll(async () => {
   cluster = await SyncCluster.start();
@@ -25,24 +27,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.close();
 }, 60_000);
-
-/** Registers on an appliance and keeps the answers; every registration must succeed. */
-async function register(appliance: Appliance, n: number): Promise<Registered[]> {
-  const r = await cluster.register(appliance, n);
-  expect(r.failed).toEqual([]);
-  answered.push(...r.ok);
-  return r.ok;
-}
-
-/** Central holds every row of both appliances, none twice, and no serial went to two devices. */
-async function expectNothingLostOrDoubled(): Promise<void> {
-  await cluster.waitForPushes(90_000);
-  const report = await cluster.issuanceReport(answered);
-  expect(report.lost).toEqual([]);
-  expect(report.duplicated).toEqual([]);
-  expect(report.overlapping).toEqual([]);
-  for (const [name, c] of Object.entries(report.counts)) expect(c.central, name).toBe(c.local);
-}
 
 const names = (appliance: Appliance, prefix: string) => cluster.applianceDb(appliance, async (db) => (await db('snaps').where('name', 'like', `${prefix}-%`).pluck('name')) as string[]);
 
@@ -62,9 +46,7 @@ describe('central and two appliances, through fault proxies', () => {
       await cluster.waitFor(`${appliance.name} to hold station line-sync`, () => cluster.applianceHas(appliance, 'stations', { name: 'line-sync' }), { timeoutMs: 30_000 });
       await cluster.waitFor(`${appliance.name} to hold ops@cluster.test`, () => cluster.applianceHas(appliance, 'people', { email: 'ops@cluster.test' }), { timeoutMs: 30_000 });
       // The station's key, made on central, is taken by the appliance's device API (api_keys replicate hashed).
-      const r = await cluster.register(appliance, 1, { apiKey });
-      expect(r.failed).toEqual([]);
-      answered.push(...r.ok);
+      await ledger.register(appliance, 1, { apiKey });
     }
     await expectNothingLostOrDoubled();
   }, 120_000);
@@ -97,11 +79,7 @@ describe('central and two appliances, through fault proxies', () => {
     a.proxy.heal();
     b.proxy.heal();
     await sleep(3000);
-    const results = await Promise.all(loads.map((l) => l.stop()));
-    for (const r of results) {
-      expect(r.failed).toEqual([]);
-      answered.push(...r.ok);
-    }
+    ledger.keep(await Promise.all(loads.map((l) => l.stop())));
     // Both kept issuing inside their leases while cut off.
     for (const [i, x] of [a, b].entries()) expect(atHeal[i]! - atCut[i]!, `${x.name} issued while partitioned`).toBeGreaterThanOrEqual(PARTITION_MS / 1000);
     expect(a.proxy.stats.refused + b.proxy.stats.refused).toBeGreaterThan(0);
@@ -147,13 +125,7 @@ describe('central and two appliances, through fault proxies', () => {
 
   it('kill -9 of central mid-push, then restart: nothing lost, nothing doubled', async () => {
     const [central] = cluster.replicas;
-    await cluster.waitForPushes();
-    const before = (await cluster.centralIssuance()).length;
-    for (const x of [a, b]) x.proxy.delay(1500);
-    await Promise.all([register(a, 15), register(b, 15)]);
-    await cluster.waitFor('central to commit a push', async () => (await cluster.centralIssuance()).length > before, { timeoutMs: 30_000, intervalMs: 20 });
-    await central!.kill9();
-    for (const x of [a, b]) x.proxy.clear();
+    await ledger.killMidPush(central!, [a, b], 1500);
     // Central is down: the appliances keep issuing.
     await Promise.all([register(a, 5), register(b, 5)]);
     await central!.start();
