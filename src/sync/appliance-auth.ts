@@ -70,7 +70,7 @@ export class ApplianceAuth {
     const publicKey = appliance?.identity_public_key as string | null | undefined;
     // The signature first: a caller who cannot sign learns nothing of which appliances exist or their state.
     if (!publicKey || !verifyChallenge(publicKey, req.nonce, req.signature)) throw new SyncError('ERR_APPLIANCE_AUTH', AUTH_FAILED);
-    if (appliance.state !== 'active') throw new SyncError('ERR_APPLIANCE_DISABLED', `appliance "${req.appliance}" is disabled at central: an administrator enables it with serial-vault appliance enable ${req.appliance}`);
+    if (appliance.state !== 'active') throw disabled(req.appliance);
     const now = this.clock();
     const token = `svs_${randomBytes(32).toString('base64url')}`;
     const expiresAt = nowIso(new Date(now.getTime() + this.options.tokenMinutes * 60_000));
@@ -91,7 +91,7 @@ export class ApplianceAuth {
       .andWhere('t.expires_at', '>', nowIso(this.clock()))
       .first('a.id', 'a.name', 'a.store_id', 'a.brand_id', 'a.state', 'b.account_id')) as Record<string, unknown> | undefined;
     if (!row) throw new SyncError('ERR_APPLIANCE_AUTH', 'the sync token is unknown or has expired: sign a new challenge (POST /sync/v1/sessions)');
-    if (row['state'] !== 'active') throw new SyncError('ERR_APPLIANCE_DISABLED', `appliance "${String(row['name'])}" is disabled at central: an administrator enables it with serial-vault appliance enable ${String(row['name'])}`);
+    if (row['state'] !== 'active') throw disabled(String(row['name']));
     return { id: Number(row['id']), name: String(row['name']), storeId: String(row['store_id']), brandId: Number(row['brand_id']), brandAccountId: String(row['account_id']) };
   }
 
@@ -101,7 +101,7 @@ export class ApplianceAuth {
    */
   async ensureActive(appliance: ApplianceContext): Promise<void> {
     const row = (await this.db('appliances').where('id', appliance.id).first('state')) as { state?: string } | undefined;
-    if (row?.state !== 'active') throw new SyncError('ERR_APPLIANCE_DISABLED', `appliance "${appliance.name}" is disabled at central: an administrator enables it with serial-vault appliance enable ${appliance.name}`);
+    if (row?.state !== 'active') throw disabled(appliance.name);
   }
 
   /** Forgets nonces and tokens an hour past their expiry. */
@@ -110,6 +110,11 @@ export class ApplianceAuth {
     const nonces = Number(await this.db('sync_nonces').where('expires_at', '<', before).delete());
     return nonces + Number(await this.db('sync_tokens').where('expires_at', '<', before).delete());
   }
+}
+
+/** The one refusal of a disabled appliance, at sign-in, on every call, and after a long-poll. */
+function disabled(name: string): SyncError {
+  return new SyncError('ERR_APPLIANCE_DISABLED', `appliance "${name}" is disabled at central: an administrator enables it with serial-vault appliance enable ${name}`);
 }
 
 function readSessionBody(body: unknown): { appliance: string; nonce: string; signature: Buffer } {

@@ -188,12 +188,13 @@ export class ApplianceService {
       if (!brand) throw new AccountsError('ERR_BRAND_UNKNOWN', `no brand "${brandAccountId}"`);
       brandId = brand.id;
     }
-    return Promise.all((await this.repository.list(brandId)).map((a) => this.view(a)));
+    const head = await feedHead(this.db);
+    return Promise.all((await this.repository.list(brandId)).map((a) => this.view(a, head)));
   }
 
   /** One appliance; with `brandAccountId`, only if it is that brand's (the admin API's scope). */
   async show(name: string, brandAccountId?: string): Promise<ApplianceView> {
-    return this.view(await this.record(name, brandAccountId));
+    return this.view(await this.record(name, brandAccountId), await feedHead(this.db));
   }
 
   disable(name: string, actor: Actor, brandAccountId?: string): Promise<ApplianceView> {
@@ -226,7 +227,8 @@ export class ApplianceService {
     return a;
   }
 
-  private async view(a: ApplianceRecord): Promise<ApplianceView> {
+  /** `head`: central's last change, read once for a whole list. */
+  private async view(a: ApplianceRecord, head: number): Promise<ApplianceView> {
     const brand = await new BrandRepository(this.db).byId(a.brandId);
     return {
       name: a.name,
@@ -239,18 +241,18 @@ export class ApplianceService {
       enrolledAt: a.enrolledAt ?? null,
       disabledAt: a.disabledAt ?? null,
       keys: await this.repository.heldKeys(a.name),
-      sync: await this.syncView(a.id),
+      sync: await this.syncView(a.id, head),
     };
   }
 
-  private async syncView(applianceId: number): Promise<ApplianceSyncView | null> {
+  private async syncView(applianceId: number, head: number): Promise<ApplianceSyncView | null> {
     const pos = (await this.db('sync_positions').where('appliance_id', applianceId).first()) as Record<string, unknown> | undefined;
     if (!pos) return null;
     const push = (await this.db('sync_push_acks').where({ appliance_id: applianceId, kind: 'issuance' }).first()) as Record<string, unknown> | undefined;
     return {
       lastPullAt: String(pos['seen_at']),
       cursor: Number(pos['cursor']),
-      changesBehind: Math.max(0, (await feedHead(this.db)) - Number(pos['cursor'])),
+      changesBehind: Math.max(0, head - Number(pos['cursor'])),
       lastPushAt: push ? String(push['updated_at']) : null,
       issuancePushed: push ? Number(push['acked']) : 0,
     };

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { actorOf } from '../../../accounts/principal.js';
 import type { ApplianceService } from '../../../sync/appliances.js';
 import { route, type AdminRoute } from '../route.js';
+import { BrandParam } from './common.js';
 
-const BrandParam = z.object({ brand: z.string().min(1).max(64) });
 const ApplianceParam = z.object({ brand: z.string().min(1).max(64), appliance: z.string().min(1).max(64) });
 
 const Appliance = z

@@ -3,7 +3,7 @@ import type { AccountsService } from '../../../accounts/service.js';
 import type { AuditService } from '../../../audit/service.js';
 import { route, type AdminRoute } from '../route.js';
 import * as S from '../schemas.js';
-import { StoreParam, strip } from './common.js';
+import { BrandParam, StoreParam, strip } from './common.js';
 
 const Verdict = z
   .object({
@@ -38,7 +38,7 @@ export function auditRoutes(accounts: AccountsService, audit: Pick<AuditService,
       path: '/api/v1/brands/:brand/audit/verify',
       action: 'audit.verify',
       summary: "The vault's audit chain and its signed checkpoints, verified now (as serial-vault audit verify does)",
-      params: z.object({ brand: z.string().min(1).max(64) }),
+      params: BrandParam,
       target: ({ params }) => params.brand,
       response: Verdict,
       handle: () => audit.verify(),

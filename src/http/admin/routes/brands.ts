@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { AccountsService } from '../../../accounts/service.js';
 import { route, type AdminRoute } from '../route.js';
 import * as S from '../schemas.js';
+import { BrandParam } from './common.js';
 
 /** Brand accounts. */
 export function brandsRoutes(accounts: AccountsService): AdminRoute[] {
@@ -20,7 +21,7 @@ export function brandsRoutes(accounts: AccountsService): AdminRoute[] {
       path: '/api/v1/brands/:brand',
       action: 'brand.read',
       summary: 'A brand account (any role on its brand store)',
-      params: z.object({ brand: z.string().min(1).max(64) }),
+      params: BrandParam,
       target: ({ params }) => params.brand,
       response: S.Brand,
       handle: ({ params }) => accounts.brand(params.brand),

@@ -8,6 +8,7 @@ import type { Finding } from '../../../custody/key-health.js';
 import { ceremonyView, keyViews, outcomeView } from '../../../custody/views.js';
 import type { Ceremony } from '../../../custody/ceremony-store.js';
 import { route, type AdminRoute } from '../route.js';
+import { BrandParam } from './common.js';
 
 /** What the custody routes call: the ceremonies, the keys, and the health report. */
 export interface CustodyApi {
@@ -16,7 +17,6 @@ export interface CustodyApi {
   keyHealth(): Promise<Finding[]>;
 }
 
-const BrandParam = z.object({ brand: z.string().min(1).max(64) });
 const CeremonyParam = z.object({ brand: z.string().min(1).max(64), id: z.coerce.number().int().positive() });
 
 const Key = z.object({ label: z.string(), keyId: z.string(), purpose: z.string(), name: z.string(), state: z.enum(['pending', 'active', 'retired', 'revoked']), since: z.string(), until: z.string().nullable(), replacedBy: z.string().nullable(), accountKeyRequest: z.string().nullable() }).meta({ id: 'SigningKey' });

@@ -5,6 +5,7 @@ import { chainCheck, hardwareIdentityView, type HardwareIdentities } from '../..
 import { HttpError } from '../../errors.js';
 import { route, type AdminRoute } from '../route.js';
 import * as S from '../schemas.js';
+import { BrandParam } from './common.js';
 
 /** What the hardware-identity routes call: the identities, and the brands and chains that verify them. */
 export interface HardwareIdentityApi {
@@ -19,7 +20,6 @@ export interface HardwareIdentityApi {
  */
 export const MAX_IMPORT_BYTES = 256 * 1024 * 1024;
 
-const BrandParam = z.object({ brand: z.string().min(1).max(64) });
 const AccountId = z.string().min(1).max(64);
 
 const Identity = z

@@ -2,9 +2,8 @@ import { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { IssuanceQuery, IssuanceSearch } from '../../../provisioning/issuance-search.js';
 import { route, type AdminRoute, type FileAnswer } from '../route.js';
+import { BrandParam, Time, strip } from './common.js';
 
-const BrandParam = z.object({ brand: z.string().min(1).max(64) });
-const Time = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
 
 const Filter = z.object({
   serial: z.string().min(1).max(129).optional().describe('A serial, or its beginning followed by *'),
@@ -30,8 +29,7 @@ const Entry = z
   })
   .meta({ id: 'IssuanceEntry' });
 
-/** Leaves out what the query did not name, so the search sees only set filters. */
-const filters = (brandId: string, q: Record<string, unknown>): IssuanceQuery => ({ brandId, ...Object.fromEntries(Object.entries(q).filter(([, v]) => v !== undefined)) }) as IssuanceQuery;
+const filters = (brandId: string, q: Omit<IssuanceQuery, 'brandId'>): IssuanceQuery => ({ brandId, ...strip(q) });
 
 /** The brand's issuance log: every serial answered, by serial, model, station and time, newest first; and as CSV. */
 export function issuanceRoutes(issuances: IssuanceSearch): AdminRoute[] {

@@ -2,8 +2,8 @@ import { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { FactoryLines } from '../../../provisioning/factory-lines.js';
 import { route, type AdminRoute, type FileAnswer } from '../route.js';
+import { BrandParam } from './common.js';
 
-const BrandParam = z.object({ brand: z.string().min(1).max(64) });
 const ModelParam = z.object({ brand: z.string().min(1).max(64), model: z.string().min(1).max(128) });
 
 const Model = z

@@ -5,10 +5,9 @@ import { PROVISIONING_METHODS } from '../../../catalog/models.js';
 import type { FactoryLines } from '../../../provisioning/factory-lines.js';
 import { reportCsv } from '../../../provisioning/registration-stats.js';
 import { route, type AdminRoute, type FileAnswer } from '../route.js';
+import { BrandParam, Time } from './common.js';
 
-const BrandParam = z.object({ brand: z.string().min(1).max(64) });
 const StationParam = z.object({ brand: z.string().min(1).max(64), station: z.string().min(1).max(64) });
-const Time = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
 const Limit = z.number().int().min(0).max(1_000_000_000);
 const ModelRef = z.string().min(1).max(200);
 

@@ -3,10 +3,9 @@ import { z } from 'zod';
 import { actorOf } from '../../../accounts/principal.js';
 import { parseRfc3339 } from '../../../assertions/index.js';
 import { systemUserSummary as summary, type SystemUserService } from '../../../provisioning/system-users.js';
-import { strip } from './common.js';
+import { BrandParam, strip } from './common.js';
 import { route, type AdminRoute } from '../route.js';
 
-const BrandParam = z.object({ brand: z.string().min(1).max(64) });
 const UserParam = z.object({ brand: z.string().min(1).max(64), email: z.string().min(3).max(254) });
 
 const time = z
