@@ -82,7 +82,8 @@ export function serveDashboard(root: string = defaultWebRoot()) {
     if (!asset && !existsSync(index)) {
       ctx.status = 503;
       ctx.type = 'text/plain; charset=utf-8';
-      ctx.body = `the dashboard is not built: run "npm run build:web" (looked in ${webRoot})\n`;
+      // Where it looked stays off the wire: an install path is nobody's business but the operator's.
+      ctx.body = 'the dashboard is not built: run "npm run build:web" in the serial-vault package\n';
       return;
     }
     const file = asset ?? index;
