@@ -26,12 +26,10 @@ export class Metrics {
     labelNames: ['endpoint', 'store', 'model', 'outcome'] as const,
     registers: [this.registry],
   });
-  readonly storeSnaps = new Counter({
-    name: 'serial_vault_store_snaps_total',
-    help: 'Snaps answered to devices, by store, snap and what was answered (install, refresh, download, file)',
-    labelNames: ['store', 'snap', 'result'] as const,
-    registers: [this.registry],
-  });
+  /** Counted through countStoreSnap: a 50-snap refresh counts fifty snaps. */
+  readonly storeSnaps: Counter<'store' | 'snap' | 'result'>;
+  /** store → snap → result → count, not yet given to storeSnaps. */
+  private readonly snapCounts = new Map<string, Map<string, Map<string, number>>>();
   readonly storeBytes = new Counter({ name: 'serial_vault_store_download_bytes_total', help: 'Snap file bytes sent to devices, by store', labelNames: ['store'] as const, registers: [this.registry] });
   readonly hsmSignDuration = new Histogram({
     name: 'serial_vault_hsm_sign_duration_seconds',
@@ -55,6 +53,27 @@ export class Metrics {
   });
 
   constructor() {
+    const pending = this.snapCounts;
+    this.storeSnaps = new Counter({
+      name: 'serial_vault_store_snaps_total',
+      help: 'Snaps answered to devices, by store, snap and what was answered (install, refresh, download, file)',
+      labelNames: ['store', 'snap', 'result'] as const,
+      registers: [this.registry],
+      // prom-client hashes a label set on every inc, bound or not: the counts wait as plain numbers until read.
+      collect(this: Counter<'store' | 'snap' | 'result'>) {
+        for (const [store, snaps] of pending) for (const [snap, results] of snaps) for (const [result, n] of results) this.inc({ store, snap, result }, n);
+        pending.clear();
+      },
+    });
     collectDefaultMetrics({ register: this.registry, prefix: 'serial_vault_' });
+  }
+
+  /** One snap answered to a device: a few map lookups, the label sets hashed only when the metrics are read. */
+  countStoreSnap(store: string, snap: string, result: string): void {
+    let snaps = this.snapCounts.get(store);
+    if (!snaps) this.snapCounts.set(store, (snaps = new Map()));
+    let results = snaps.get(snap);
+    if (!results) snaps.set(snap, (results = new Map()));
+    results.set(result, (results.get(result) ?? 0) + 1);
   }
 }

@@ -8,7 +8,7 @@ import type { View } from '../catalog/offer-reads.js';
 import { sessionToken } from '../store/device-sessions.js';
 import { SNAPD_CODE, StoreError, type StoreErrorCode } from '../store/errors.js';
 import type { DeviceSession } from '../store/sessions.js';
-import { stringifyWithRaw } from '../store/snap-json.js';
+import { encodeWithRaw } from '../store/snap-json.js';
 import type { StoreService } from '../store/store-service.js';
 import { ASSERTION_TYPE, type Lifecycle } from './device-app.js';
 import { HttpError, describeError } from './errors.js';
@@ -46,7 +46,7 @@ interface Route {
 /** Exactly `application/json`: snapd's find and info refuse `application/json; charset=utf-8` (STORE.md §3.5). */
 function sendJson(ctx: Context, status: number, value: unknown, type = 'application/json'): void {
   ctx.status = status;
-  ctx.body = Buffer.from(stringifyWithRaw(value));
+  ctx.body = encodeWithRaw(value);
   ctx.set('Content-Type', type);
 }
 
@@ -68,26 +68,8 @@ async function jsonBody(ctx: Context, limit: number): Promise<unknown> {
 /** Both header families snapd uses: `Snap-Device-*` on v2 calls, `X-Ubuntu-*` / `X-Device-*` on v1-level ones (downloads, assertions). */
 const deviceHeader = (ctx: Context, v2: string, v1: string) => ctx.get(v2) || ctx.get(v1);
 
-/**
- * The per-snap counters, their label sets bound once: a 50-snap refresh
- * counts each snap it answers, and prom-client hashes the labels on every
- * unbound call.
- */
-function snapCounter(metrics: Metrics | undefined) {
-  const bound = new Map<string, { inc(): void }>();
-  return {
-    snap(store: string, snap: string, result: string) {
-      if (!metrics) return;
-      const key = `${store}\0${snap}\0${result}`;
-      let c = bound.get(key);
-      if (!c) bound.set(key, (c = metrics.storeSnaps.labels({ store, snap, result })));
-      c.inc();
-    },
-  };
-}
-
 function routes(store: StoreService, options: StoreAppOptions): Route[] {
-  const counted = snapCounter(options.metrics);
+  const counted = { snap: (store: string, snap: string, result: string) => options.metrics?.countStoreSnap(store, snap, result) };
   return [
     {
       name: 'nonces',

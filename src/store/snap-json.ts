@@ -51,44 +51,104 @@ function describe(revision: RevisionRecord, described: Map<string, Described>): 
 export const hexDigest = (b64url: string): string => Buffer.from(b64url, 'base64url').toString('hex');
 
 /**
- * JSON text made once and put as it is into a larger answer: a revision's
- * storeSnap does not change, and a 50-snap refresh would otherwise build
- * and serialise the same objects again on every request.
+ * JSON made once and put as it is into a larger answer: a revision's
+ * storeSnap does not change, and a 50-snap refresh would otherwise build,
+ * serialise and encode the same objects again on every request. Held as
+ * UTF-8 bytes, so an answer is copied together rather than re-encoded.
  */
 export class RawJson {
-  constructor(readonly text: string) {}
+  readonly bytes: Buffer;
+  constructor(text: string) {
+    this.bytes = Buffer.from(text, 'utf8');
+  }
+  get text(): string {
+    return this.bytes.toString('utf8');
+  }
 }
 
 /**
- * JSON.stringify, with each RawJson inlined as its text. The top `depth`
- * levels are walked here (a snap action answer holds its RawJson at the
- * third: answer, results, result); below that, JSON.stringify does the
- * rest. No replacer function: it would be called for every value.
+ * JSON.stringify as UTF-8 bytes, with each RawJson inlined as it is. The
+ * top `depth` levels are walked here (a snap action answer holds its
+ * RawJson at the third: answer, results, result); below that,
+ * JSON.stringify does the rest. The small structural texts between the
+ * raw parts are gathered and the answer written into one buffer, so a
+ * refresh answer makes no large string (measured in bench:store: the
+ * string answer was a fifth of the main thread's time and most of its
+ * garbage).
  */
-export function stringifyWithRaw(value: unknown, depth = 3): string {
-  if (value instanceof RawJson) return value.text;
-  if (depth === 0 || value === null || typeof value !== 'object' || typeof (value as { toJSON?: unknown }).toJSON === 'function') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((v: unknown) => (v === undefined || typeof v === 'function' ? 'null' : stringifyWithRaw(v, depth - 1))).join(',')}]`;
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(value)) if (v !== undefined && typeof v !== 'function') parts.push(`${JSON.stringify(k)}:${stringifyWithRaw(v, depth - 1)}`);
-  return `{${parts.join(',')}}`;
+export function encodeWithRaw(value: unknown, depth = 3): Buffer {
+  const parts: Array<string | Buffer> = [];
+  let text = '';
+  const walk = (v: unknown, d: number): void => {
+    if (v instanceof RawJson) {
+      if (text !== '') parts.push(text);
+      text = '';
+      parts.push(v.bytes);
+      return;
+    }
+    if (d === 0 || v === null || typeof v !== 'object' || typeof (v as { toJSON?: unknown }).toJSON === 'function') {
+      text += JSON.stringify(v) ?? 'null';
+      return;
+    }
+    if (Array.isArray(v)) {
+      text += '[';
+      for (let i = 0; i < v.length; i++) {
+        if (i > 0) text += ',';
+        const x: unknown = v[i];
+        if (x === undefined || typeof x === 'function') text += 'null';
+        else walk(x, d - 1);
+      }
+      text += ']';
+      return;
+    }
+    text += '{';
+    let first = true;
+    for (const k of Object.keys(v)) {
+      const x = (v as Record<string, unknown>)[k];
+      if (x === undefined || typeof x === 'function') continue;
+      text += `${first ? '' : ','}${JSON.stringify(k)}:`;
+      first = false;
+      walk(x, d - 1);
+    }
+    text += '}';
+  };
+  walk(value, depth);
+  if (text !== '') parts.push(text);
+  let size = 0;
+  for (const p of parts) size += typeof p === 'string' ? Buffer.byteLength(p, 'utf8') : p.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const p of parts) at += typeof p === 'string' ? out.write(p, at, 'utf8') : p.copy(out, at);
+  return out;
 }
+
+/** What a storeSnap was made for beside its revision: a change to any of them makes it again. */
+interface Made {
+  readonly snap: SnapRecord;
+  readonly publicUrl: string;
+  readonly publisher: Publisher;
+  readonly json: RawJson;
+}
+
+const samePublisher = (a: Publisher, b: Publisher) => a.id === b.id && a.username === b.username && a['display-name'] === b['display-name'] && a.validation === b.validation;
 
 /** A catalog revision as snapd's storeSnap JSON, with the snap.yaml texts read once per revision. */
 export class SnapJson {
   private readonly described = new Map<string, Described>();
-  private readonly texts = new Map<string, RawJson>();
+  /** Dropped with the revision record (the offer index lets go of a changed snap's rows). */
+  private readonly made = new WeakMap<RevisionRecord, Made>();
 
-  /** The storeSnap of an action result (snap-yaml included), serialised once per revision, URL and publisher. */
-  raw(snap: SnapRecord, revision: RevisionRecord, downloadUrl: string, publisher: Publisher): RawJson {
-    const key = `${revision.sha3_384}\0${snap.pk}\0${downloadUrl}\0${publisher.id}\0${publisher['display-name']}\0${publisher.validation}\0${snap.private}\0${snap.type}`;
-    let hit = this.texts.get(key);
-    if (!hit) {
-      hit = new RawJson(JSON.stringify(this.of(snap, revision, downloadUrl, publisher, true)));
-      if (this.texts.size > 50_000) this.texts.clear();
-      this.texts.set(key, hit);
-    }
-    return hit;
+  /**
+   * The storeSnap of an action result (snap-yaml included), serialised once
+   * per revision. Keyed by the revision record itself: the offer index hands
+   * out the same records until the snap changes, so a hit builds no key.
+   */
+  raw(snap: SnapRecord, revision: RevisionRecord, publicUrl: string, downloadUrl: (snap: SnapRecord, revision: RevisionRecord) => string, publisher: Publisher): RawJson {
+    const hit = this.made.get(revision);
+    if (hit && hit.snap === snap && hit.publicUrl === publicUrl && samePublisher(hit.publisher, publisher)) return hit.json;
+    const json = new RawJson(JSON.stringify(this.of(snap, revision, downloadUrl(snap, revision), publisher, true)));
+    this.made.set(revision, { snap, publicUrl, publisher, json });
+    return json;
   }
 
   of(snap: SnapRecord, revision: RevisionRecord, downloadUrl: string, publisher: Publisher, withYaml = true): Record<string, unknown> {

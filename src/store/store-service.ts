@@ -83,7 +83,7 @@ export class StoreService {
         assertions: this.assertions,
         maxFormat,
         maxFormatAsked,
-        snapJson: async (snap, revision) => this.json.raw(snap, revision, this.downloadUrl(snap, revision), await this.publisher(snap)),
+        snapJson: async (snap, revision) => this.json.raw(snap, revision, this.publicUrl, this.urlOf, await this.publisher(snap)),
         assertionUrl: (type, pk, max) => this.assertionUrl(type, pk, max),
       },
       req,
@@ -134,6 +134,8 @@ export class StoreService {
     await this.blobs.ensure(r.sha3_384);
     return { snap, revision: r, path: this.blobs.pathOf(r.sha3_384) };
   }
+
+  private readonly urlOf = (snap: SnapRecord, revision: RevisionRecord): string => this.downloadUrl(snap, revision);
 
   downloadUrl(snap: SnapRecord, revision: RevisionRecord): string {
     return `${this.publicUrl}download/snaps/${snap.snapId}_${revision.revision}.snap`;

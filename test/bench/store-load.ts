@@ -13,7 +13,7 @@
  * download: CONCURRENCY clients each fetch the file ROUNDS times.
  * Prints one JSON line: { count, errors, seconds, rate, p50, p99, bytes, mbPerS }.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 
 const [kind, url, a3, a4, a5, a6] = process.argv.slice(2) as [string, string, string, string, string, string?];
@@ -39,6 +39,8 @@ function send(method: string, path: string, headers: Record<string, string>, bod
 }
 
 const latencies: number[] = [];
+/** STORE_LOAD_TRACE=FILE: each answered request's start (ms into the run) and latency, to see when the slow ones come. */
+const trace: Array<[number, number]> | undefined = process.env['STORE_LOAD_TRACE'] ? [] : undefined;
 let errors = 0;
 let bytes = 0;
 let begin = performance.now();
@@ -69,7 +71,10 @@ if (kind === 'refresh') {
     try {
       const res = await send('POST', path, headers, body);
       if (res.status !== 200 || !res.text?.startsWith('{"results":[')) errors++;
-      else latencies.push(performance.now() - start);
+      else {
+        latencies.push(performance.now() - start);
+        trace?.push([start - begin, performance.now() - start]);
+      }
     } catch {
       errors++;
     }
@@ -112,6 +117,7 @@ if (kind === 'refresh') {
 }
 
 const elapsed = (performance.now() - begin) / 1000;
+if (trace && kind === 'refresh') writeFileSync(process.env['STORE_LOAD_TRACE'] as string, JSON.stringify(trace));
 latencies.sort((a, b) => a - b);
 const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
 const cpu = process.cpuUsage(cpuAtBegin);

@@ -56,6 +56,16 @@ async function startProfile(): Promise<() => Promise<unknown>> {
   };
 }
 
+/** The server's CPU (this process: the store runs in it) over one load run: share of a core, and ms per answered request. */
+function serverCpu(): (r: LoadResult) => string {
+  const before = process.cpuUsage();
+  return (r) => {
+    const used = process.cpuUsage(before);
+    const ms = (used.user + used.system) / 1000;
+    return `${f(ms / r.seconds / 10)}% (${f(ms / r.count, 2)} ms per request)`;
+  };
+}
+
 const dir = testDataDir();
 const tv = await startStoreVault(dir, { log: { level: 'warn' } } as never);
 try {
@@ -90,8 +100,9 @@ try {
   // Best rate: closed loops at a few concurrencies.
   let best: LoadResult | undefined;
   for (const c of [4, 16, 64]) {
+    const cpu = serverCpu();
     const r = await loadRun('refresh', tv.storeUrl, work, 'closed', String(c), String(SECONDS));
-    console.log(`  refresh, ${c} in flight: ${f(r.rate)}/s, p50 ${f(r.p50, 2)} ms, p99 ${f(r.p99, 2)} ms, ${r.errors} errors; load generator CPU ${f(r.cpuMs / r.seconds / 10)}%`);
+    console.log(`  refresh, ${c} in flight: ${f(r.rate)}/s, p50 ${f(r.p50, 2)} ms, p99 ${f(r.p99, 2)} ms, ${r.errors} errors; load generator CPU ${f(r.cpuMs / r.seconds / 10)}%, server CPU ${cpu(r)}`);
     if (r.errors > 0) throw new Error(`the store answered ${r.errors} snap actions with an error`);
     if (!best || r.rate > best.rate) best = r;
   }
@@ -103,6 +114,7 @@ try {
     const loop = monitorEventLoopDelay({ resolution: 5 });
     loop.enable();
     const profile = process.env['BENCH_PROFILE'] ? await startProfile() : undefined;
+    const cpu = serverCpu();
     open = await loadRun('refresh', tv.storeUrl, work, 'open', String(target), String(SECONDS));
     if (profile) writeFileSync(`${process.env['BENCH_PROFILE']}-${fraction}.cpuprofile`, JSON.stringify(await profile()));
     loop.disable();
@@ -111,7 +123,7 @@ try {
       const h = (await tv.vault.metrics.httpDuration.get()).values.filter((v) => v.labels['route'] === 'store:snap-action' && String(v.metricName).endsWith('_bucket'));
       console.log(`    server-side latency buckets so far: ${h.map((v) => `≤${String((v.labels as Record<string, unknown>)['le'])}s:${v.value}`).join(' ')}`);
     }
-    console.log(`  refresh, open loop at ${f(fraction * 100, 0)}% of the best (${f(target)}/s): ${f(open.rate)}/s answered, p50 ${f(open.p50, 2)} ms, p99 ${f(open.p99, 2)} ms, ${open.errors} errors; load generator CPU ${f(open.cpuMs / open.seconds / 10)}%`);
+    console.log(`  refresh, open loop at ${f(fraction * 100, 0)}% of the best (${f(target)}/s): ${f(open.rate)}/s answered, p50 ${f(open.p50, 2)} ms, p99 ${f(open.p99, 2)} ms, ${open.errors} errors; load generator CPU ${f(open.cpuMs / open.seconds / 10)}%, server CPU ${cpu(open)}`);
   }
   open = open as LoadResult;
 
