@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { databaseFile, storePublicUrl, type Config } from './config.js';
-import { checkpointWhenIdle, migrate, openDatabase } from './db/database.js';
+import { checkpointWhenIdle, migrate, openDatabase, type Database } from './db/database.js';
 import { AccountsService } from './accounts/service.js';
 import { OPERATOR } from './accounts/principal.js';
 import { AuditService } from './audit/service.js';
@@ -52,15 +52,7 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
   }
   const db = openDatabase(databaseConfig(config));
   const metrics = new Metrics();
-  const started = new Map<string, number>();
-  db.on('query', (q: { __knexQueryUid: string }) => started.set(q.__knexQueryUid, performance.now()));
-  const finished = (_: unknown, q: { __knexQueryUid: string }) => {
-    const t = started.get(q.__knexQueryUid);
-    if (t !== undefined) metrics.dbDuration.observe((performance.now() - t) / 1000);
-    started.delete(q.__knexQueryUid);
-  };
-  db.on('query-response', (r: unknown, q: { __knexQueryUid: string }) => finished(r, q));
-  db.on('query-error', (e: unknown, q: { __knexQueryUid: string }) => finished(e, q));
+  timeQueries(db, metrics);
   let keystore: KeyStore | undefined;
   let sync: SyncService | undefined;
   let stopMaintenance = () => undefined as void;
@@ -174,6 +166,19 @@ export async function openVault(config: Config, options: VaultOptions = {}): Pro
     await db.destroy();
     throw e;
   }
+}
+
+/** Every statement's latency, into serial_vault_db_query_duration_seconds. */
+function timeQueries(db: Database, metrics: Metrics): void {
+  const started = new Map<string, number>();
+  db.on('query', (q: { __knexQueryUid: string }) => started.set(q.__knexQueryUid, performance.now()));
+  const finished = (_: unknown, q: { __knexQueryUid: string }) => {
+    const t = started.get(q.__knexQueryUid);
+    if (t !== undefined) metrics.dbDuration.observe((performance.now() - t) / 1000);
+    started.delete(q.__knexQueryUid);
+  };
+  db.on('query-response', finished);
+  db.on('query-error', finished);
 }
 
 /** The keystore as the vault uses it, with every signature timed. */

@@ -11,6 +11,8 @@ import { ProvisioningError } from './errors.js';
 export interface NumberAllocator {
   /** Takes the model's next number in the caller's transaction, or undefined when none is at hand here. */
   take(trx: Database, modelId: number): Promise<number | undefined>;
+  /** Takes up to `n` of the model's next numbers in one step (fewer, or none, when fewer are at hand); without it, `take` is called `n` times. */
+  takeMany?(trx: Database, modelId: number, n: number): Promise<number[]>;
   /** Makes numbers available after `take` found none (an appliance asks central for a lease); throws when it cannot. */
   replenish?(modelId: number): Promise<void>;
 }
@@ -24,15 +26,21 @@ export interface NumberAllocator {
  */
 export const modelCounter: NumberAllocator = {
   async take(trx, modelId) {
+    return (await modelCounter.takeMany!(trx, modelId, 1))[0];
+  },
+  async takeMany(trx, modelId, n) {
     const [taken] = await trx('models')
       .where({ id: modelId })
       .whereNotExists(trx('sync_guard').where({ name: 'sync', role: 'appliance' }))
-      .increment('next_serial_number', 1)
+      .increment('next_serial_number', n)
       .returning('next_serial_number');
-    if (taken !== undefined) return Number(typeof taken === 'object' ? (taken as { next_serial_number: number }).next_serial_number : taken) - 1;
+    if (taken !== undefined) {
+      const next = Number(typeof taken === 'object' ? (taken as { next_serial_number: number }).next_serial_number : taken);
+      return Array.from({ length: n }, (_, k) => next - n + k);
+    }
     if (await trx('sync_guard').where({ name: 'sync', role: 'appliance' }).first()) {
       throw new ProvisioningError('ERR_TEMPORARILY_UNAVAILABLE', "this appliance numbers serials from ranges central leases it, and was started without its lease keeper; the operator must restart it with sync set up");
     }
-    return undefined;
+    return [];
   },
 };

@@ -96,11 +96,16 @@ export class StationQuotas {
   /** Counts `n` serials in the caller's transaction, or throws the refusal of the first full window. */
   static async charge(trx: Database, charge: QuotaCharge, n = 1): Promise<void> {
     for (const w of charge.windows) {
-      await trx('station_counters').insert({ station_id: charge.stationId, window: w.window, count: 0 }).onConflict(['station_id', 'window']).ignore();
-      const q = trx('station_counters').where({ station_id: charge.stationId, window: w.window });
-      if (w.limit !== undefined) q.andWhere('count', '<=', w.limit - n);
-      const updated = await q.increment('count', n);
-      if (Number(updated) === 0 && w.limit !== undefined) throw quotaExceeded(charge.stationName, { ...w, limit: w.limit });
+      if (w.limit !== undefined && n > w.limit) throw quotaExceeded(charge.stationName, { ...w, limit: w.limit });
+      // One statement per window (it runs in every issuance batch): the row made with the first serials, or counted on
+      // only while the window stays within its limit; a refused count returns no row.
+      const q = trx('station_counters')
+        .insert({ station_id: charge.stationId, window: w.window, count: n })
+        .onConflict(['station_id', 'window'])
+        .merge({ count: trx.raw('?? + ?', ['station_counters.count', n]) });
+      if (w.limit !== undefined) q.where('station_counters.count', '<=', w.limit - n);
+      const counted = (await q.returning('count')) as unknown[];
+      if (counted.length === 0 && w.limit !== undefined) throw quotaExceeded(charge.stationName, { ...w, limit: w.limit });
     }
   }
 

@@ -1,6 +1,7 @@
 import type { Database } from '../db/database.js';
 import { nowIso } from '../db/errors.js';
 import { modelCounter, type NumberAllocator } from './number-allocator.js';
+import { NumberReservations } from './number-reservations.js';
 import { ProvisioningError } from './errors.js';
 
 export interface IssuedSerial {
@@ -77,7 +78,12 @@ export class SerialRepository {
     private readonly clock: () => Date = () => new Date(),
     /** Where new template numbers come from: the model's counter, or an appliance's leased ranges. */
     private readonly numbers: NumberAllocator = modelCounter,
-  ) {}
+  ) {
+    this.reservations = new NumberReservations(db, numbers, clock);
+  }
+
+  /** New numbers taken with their reservations, many callers to a transaction. */
+  private readonly reservations: NumberReservations;
 
   async byDevice(modelId: number, deviceKeyId: string, trx: Database = this.db): Promise<IssuedSerial | undefined> {
     const row = await trx('serials').where({ model_id: modelId, device_key_id: deviceKeyId }).first();
@@ -101,7 +107,7 @@ export class SerialRepository {
   async reserveNumber(modelId: number): Promise<number> {
     const now = nowIso(this.clock());
     const noneFreeSince = this.noneFree.get(modelId);
-    if (noneFreeSince !== undefined && this.clock().getTime() - noneFreeSince < RECHECK_FREE_MS) return this.newNumber(modelId, now);
+    if (noneFreeSince !== undefined && this.clock().getTime() - noneFreeSince < RECHECK_FREE_MS) return this.newNumber(modelId);
     const stale = nowIso(new Date(this.clock().getTime() - STALE_RESERVATION_MS));
     // One statement each, atomic on both databases: reuse the lowest free number, else take a new one.
     const lowestFree = this.db('serial_reservations')
@@ -117,7 +123,7 @@ export class SerialRepository {
     const first = reused[0] as { number: number } | number | undefined;
     if (first !== undefined) return Number(typeof first === 'object' ? first.number : first);
     this.noneFree.set(modelId, this.clock().getTime());
-    return this.newNumber(modelId, now);
+    return this.newNumber(modelId);
   }
 
   /**
@@ -127,13 +133,9 @@ export class SerialRepository {
    * hand (an appliance's leases used up), the allocator is asked for more
    * outside the transaction, which may mean a call to central.
    */
-  private async newNumber(modelId: number, now: string): Promise<number> {
+  private async newNumber(modelId: number): Promise<number> {
     for (let attempt = 0; attempt < NEW_NUMBER_ATTEMPTS; attempt++) {
-      const number = await this.db.transaction(async (trx) => {
-        const taken = await this.numbers.take(trx, modelId);
-        if (taken !== undefined) await trx('serial_reservations').insert({ model_id: modelId, number: taken, state: 'reserved', updated_at: now });
-        return taken;
-      });
+      const number = await this.reservations.take(modelId);
       if (number !== undefined) return number;
       if (!this.numbers.replenish) break;
       await this.numbers.replenish(modelId);
