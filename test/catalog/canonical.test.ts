@@ -31,8 +31,10 @@ describe('the canonical trust setup', () => {
     dir = testDataDir();
     tv = await startTestVault(dir, 'sqlite');
     const { custody, keystore } = tv.vault;
-    const rootAccount = await signAssertion({ type: 'account', 'authority-id': 'fakecanonical', 'account-id': 'fakecanonical', 'display-name': 'Root', validation: 'verified', timestamp: now() }, undefined, root);
-    const rootKey = await signAssertion({ type: 'account-key', 'authority-id': 'fakecanonical', 'account-id': 'fakecanonical', name: 'root', since: now(), 'public-key-sha3-384': root.publicKey.id }, Buffer.from(root.publicKey.encoded), root);
+    // One instant for both: the root's account must fall inside its key's validity, and a second can tick over between two signatures.
+    const rootSince = now();
+    const rootAccount = await signAssertion({ type: 'account', 'authority-id': 'fakecanonical', 'account-id': 'fakecanonical', 'display-name': 'Root', validation: 'verified', timestamp: rootSince }, undefined, root);
+    const rootKey = await signAssertion({ type: 'account-key', 'authority-id': 'fakecanonical', 'account-id': 'fakecanonical', name: 'root', since: rootSince, 'public-key-sha3-384': root.publicKey.id }, Buffer.from(root.publicKey.encoded), root);
     roots = [rootAccount, rootKey];
     await custody.trustRoot(rootAccount, rootKey);
     const brandKey = await keystore.generate('brand-acme-serials');
@@ -113,8 +115,9 @@ describe('the canonical trust setup', () => {
 
   it('authority trust adds a self-signed root from a file, and refuses one that is not self-signed', async () => {
     const other = new NodeSigner(generateKeyPairSync('rsa', { modulusLength: 4096 }).privateKey);
-    const account = await signAssertion({ type: 'account', 'authority-id': 'otherroot', 'account-id': 'otherroot', 'display-name': 'Other', validation: 'verified', timestamp: now() }, undefined, other);
-    const key = await signAssertion({ type: 'account-key', 'authority-id': 'otherroot', 'account-id': 'otherroot', name: 'root', since: now(), 'public-key-sha3-384': other.publicKey.id }, Buffer.from(other.publicKey.encoded), other);
+    const since = now();
+    const account = await signAssertion({ type: 'account', 'authority-id': 'otherroot', 'account-id': 'otherroot', 'display-name': 'Other', validation: 'verified', timestamp: since }, undefined, other);
+    const key = await signAssertion({ type: 'account-key', 'authority-id': 'otherroot', 'account-id': 'otherroot', name: 'root', since, 'public-key-sha3-384': other.publicKey.id }, Buffer.from(other.publicKey.encoded), other);
     const file = join(dir, 'other-root.assert');
     writeFileSync(file, encodeStream([account, key]));
     const trusted = await cli('authority', 'trust', file, '--data-dir', dir);
