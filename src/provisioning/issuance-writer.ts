@@ -4,6 +4,7 @@ import { CustodyError } from '../custody/errors.js';
 import { usableAt } from '../custody/key-state.js';
 import { SigningKeyRepository } from '../custody/signing-keys.js';
 import { ProvisioningError } from './errors.js';
+import { GroupCommit } from './group-commit.js';
 import { StationQuotas, type QuotaCharge } from './quotas.js';
 import { logRow, type IssuanceLogEntry, type IssuedSerial } from './serials.js';
 
@@ -42,14 +43,6 @@ async function chargeQuotas(trx: Database, writes: readonly IssuanceWrite[]): Pr
   for (const { charge, n } of sums.values()) await StationQuotas.charge(trx, charge, n);
 }
 
-interface Pending {
-  readonly write: IssuanceWrite;
-  readonly resolve: () => void;
-  readonly reject: (e: unknown) => void;
-}
-
-const MAX_BATCH = 200;
-
 /**
  * Writes issuances in group commits: every serial waiting when the database
  * is free goes into one transaction (multi-row inserts), so throughput does
@@ -59,47 +52,23 @@ const MAX_BATCH = 200;
  * one bad write never fails the others.
  */
 export class IssuanceWriter {
-  private queue: Pending[] = [];
-  private running = false;
+  private readonly commits: GroupCommit<IssuanceWrite, undefined>;
 
   constructor(
     private readonly db: Database,
     private readonly clock: () => Date = () => new Date(),
-  ) {}
-
-  submit(write: IssuanceWrite): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ write, resolve, reject });
-      if (!this.running) void this.drain();
-    });
+  ) {
+    this.commits = new GroupCommit(
+      async (writes) => {
+        await this.db.transaction((trx) => this.write(trx, writes));
+        return writes.map(() => undefined);
+      },
+      { maxBatch: 200, retryAlone: true },
+    );
   }
 
-  private async drain(): Promise<void> {
-    this.running = true;
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, MAX_BATCH);
-        try {
-          await this.db.transaction((trx) => this.write(trx, batch.map((p) => p.write)));
-          for (const p of batch) p.resolve();
-        } catch (e) {
-          if (batch.length === 1) {
-            batch[0]!.reject(e);
-            continue;
-          }
-          for (const p of batch) {
-            try {
-              await this.db.transaction((trx) => this.write(trx, [p.write]));
-              p.resolve();
-            } catch (single) {
-              p.reject(single);
-            }
-          }
-        }
-      }
-    } finally {
-      this.running = false;
-    }
+  async submit(write: IssuanceWrite): Promise<void> {
+    await this.commits.submit(write);
   }
 
   private async write(trx: Database, writes: readonly IssuanceWrite[]): Promise<void> {

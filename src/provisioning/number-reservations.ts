@@ -1,15 +1,7 @@
 import type { Database } from '../db/database.js';
 import { nowIso } from '../db/errors.js';
+import { GroupCommit } from './group-commit.js';
 import type { NumberAllocator } from './number-allocator.js';
-
-interface Waiting {
-  readonly modelId: number;
-  readonly resolve: (n: number | undefined) => void;
-  readonly reject: (e: unknown) => void;
-}
-
-/** Callers served by one transaction at most: its reservation insert stays well under SQLite's 999 bound parameters. */
-const MAX_BATCH = 200;
 
 async function takeNumbers(numbers: NumberAllocator, trx: Database, modelId: number, n: number): Promise<number[]> {
   if (numbers.takeMany) return numbers.takeMany(trx, modelId, n);
@@ -33,45 +25,26 @@ async function takeNumbers(numbers: NumberAllocator, trx: Database, modelId: num
  * bench:serial).
  */
 export class NumberReservations {
-  private queue: Waiting[] = [];
-  private running = false;
+  private readonly commits: GroupCommit<number, number | undefined>;
 
   constructor(
     private readonly db: Database,
     private readonly numbers: NumberAllocator,
     private readonly clock: () => Date,
-  ) {}
+  ) {
+    this.commits = new GroupCommit((modelIds) => this.db.transaction((trx) => this.reserve(trx, modelIds)), { maxBatch: 200, retryAlone: false });
+  }
 
   /** A new number of the model, reserved; undefined when none is at hand here (an appliance's leases used up, or the model gone). */
   take(modelId: number): Promise<number | undefined> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ modelId, resolve, reject });
-      if (!this.running) void this.drain();
-    });
+    return this.commits.submit(modelId);
   }
 
-  private async drain(): Promise<void> {
-    this.running = true;
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, MAX_BATCH);
-        try {
-          const taken = await this.db.transaction((trx) => this.reserve(trx, batch));
-          batch.forEach((w, i) => w.resolve(taken[i]));
-        } catch (e) {
-          for (const w of batch) w.reject(e);
-        }
-      }
-    } finally {
-      this.running = false;
-    }
-  }
-
-  private async reserve(trx: Database, batch: readonly Waiting[]): Promise<Array<number | undefined>> {
+  private async reserve(trx: Database, modelIds: readonly number[]): Promise<Array<number | undefined>> {
     const now = nowIso(this.clock());
     const byModel = new Map<number, number[]>();
-    batch.forEach((w, i) => byModel.set(w.modelId, [...(byModel.get(w.modelId) ?? []), i]));
-    const out: Array<number | undefined> = new Array<number | undefined>(batch.length).fill(undefined);
+    modelIds.forEach((id, i) => byModel.set(id, [...(byModel.get(id) ?? []), i]));
+    const out: Array<number | undefined> = new Array<number | undefined>(modelIds.length).fill(undefined);
     const rows: Array<{ model_id: number; number: number; state: 'reserved'; updated_at: string }> = [];
     for (const [modelId, callers] of byModel) {
       const taken = await takeNumbers(this.numbers, trx, modelId, callers.length);
