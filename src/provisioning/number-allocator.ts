@@ -26,21 +26,24 @@ export interface NumberAllocator {
  */
 export const modelCounter: NumberAllocator = {
   async take(trx, modelId) {
-    return (await modelCounter.takeMany!(trx, modelId, 1))[0];
+    return (await takeFromCounter(trx, modelId, 1))[0];
   },
-  async takeMany(trx, modelId, n) {
-    const [taken] = await trx('models')
-      .where({ id: modelId })
-      .whereNotExists(trx('sync_guard').where({ name: 'sync', role: 'appliance' }))
-      .increment('next_serial_number', n)
-      .returning('next_serial_number');
-    if (taken !== undefined) {
-      const next = Number(typeof taken === 'object' ? (taken as { next_serial_number: number }).next_serial_number : taken);
-      return Array.from({ length: n }, (_, k) => next - n + k);
-    }
-    if (await trx('sync_guard').where({ name: 'sync', role: 'appliance' }).first()) {
-      throw new ProvisioningError('ERR_TEMPORARILY_UNAVAILABLE', "this appliance numbers serials from ranges central leases it, and was started without its lease keeper; the operator must restart it with sync set up");
-    }
-    return [];
-  },
+  takeMany: takeFromCounter,
 };
+
+/** The model's next `n` numbers, off its counter in one statement; none on an appliance (its numbers are leased). */
+async function takeFromCounter(trx: Database, modelId: number, n: number): Promise<number[]> {
+  const [taken] = await trx('models')
+    .where({ id: modelId })
+    .whereNotExists(trx('sync_guard').where({ name: 'sync', role: 'appliance' }))
+    .increment('next_serial_number', n)
+    .returning('next_serial_number');
+  if (taken !== undefined) {
+    const next = Number(typeof taken === 'object' ? (taken as { next_serial_number: number }).next_serial_number : taken);
+    return Array.from({ length: n }, (_, k) => next - n + k);
+  }
+  if (await trx('sync_guard').where({ name: 'sync', role: 'appliance' }).first()) {
+    throw new ProvisioningError('ERR_TEMPORARILY_UNAVAILABLE', "this appliance numbers serials from ranges central leases it, and was started without its lease keeper; the operator must restart it with sync set up");
+  }
+  return [];
+}

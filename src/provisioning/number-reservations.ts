@@ -16,13 +16,10 @@ async function takeNumbers(numbers: NumberAllocator, trx: Database, modelId: num
 
 /**
  * New serial template numbers, each taken with its reservation in one
- * commit (a crash between the two would lose the number for good), in
- * group commits: every caller waiting when the database is free goes into
- * one transaction, which moves each model's counter once by the number of
- * its callers and records all their reservations in one insert. On
- * SQLite's single connection a transaction per registration was the
- * largest share of the time the connection was held (measured in
- * bench:serial).
+ * commit (a crash between the two would lose the number for good). Callers
+ * waiting together share a group commit, which moves each model's counter
+ * once by the number of its callers and records all their reservations in
+ * one insert.
  */
 export class NumberReservations {
   private readonly commits: GroupCommit<number, number | undefined>;
@@ -43,7 +40,11 @@ export class NumberReservations {
   private async reserve(trx: Database, modelIds: readonly number[]): Promise<Array<number | undefined>> {
     const now = nowIso(this.clock());
     const byModel = new Map<number, number[]>();
-    modelIds.forEach((id, i) => byModel.set(id, [...(byModel.get(id) ?? []), i]));
+    modelIds.forEach((id, i) => {
+      const callers = byModel.get(id);
+      if (callers) callers.push(i);
+      else byModel.set(id, [i]);
+    });
     const out: Array<number | undefined> = new Array<number | undefined>(modelIds.length).fill(undefined);
     const rows: Array<{ model_id: number; number: number; state: 'reserved'; updated_at: string }> = [];
     for (const [modelId, callers] of byModel) {

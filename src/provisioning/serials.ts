@@ -105,10 +105,11 @@ export class SerialRepository {
    * so issued serials have no gaps, across restarts too.
    */
   async reserveNumber(modelId: number): Promise<number> {
-    const now = nowIso(this.clock());
+    const at = this.clock().getTime();
     const noneFreeSince = this.noneFree.get(modelId);
-    if (noneFreeSince !== undefined && this.clock().getTime() - noneFreeSince < RECHECK_FREE_MS) return this.newNumber(modelId);
-    const stale = nowIso(new Date(this.clock().getTime() - STALE_RESERVATION_MS));
+    if (noneFreeSince !== undefined && at - noneFreeSince < RECHECK_FREE_MS) return this.newNumber(modelId);
+    const now = nowIso(new Date(at));
+    const stale = nowIso(new Date(at - STALE_RESERVATION_MS));
     // One statement each, atomic on both databases: reuse the lowest free number, else take a new one.
     const lowestFree = this.db('serial_reservations')
       .min('number')
@@ -122,7 +123,7 @@ export class SerialRepository {
       .returning('number');
     const first = reused[0] as { number: number } | number | undefined;
     if (first !== undefined) return Number(typeof first === 'object' ? first.number : first);
-    this.noneFree.set(modelId, this.clock().getTime());
+    this.noneFree.set(modelId, at);
     return this.newNumber(modelId);
   }
 
