@@ -31,7 +31,7 @@ export class SnapAssertions {
         `brand "${brand.accountId}" is in the canonical trust setup: a device only accepts a snap-declaration signed by Canonical, so register "${snap.name}" with Canonical and import its declaration ("serial-vault snap import")`,
       );
     }
-    const signer = await this.custody.storeSigner(setup.authorityId);
+    const signer = await this.custody.authorities.storeSigner(setup.authorityId);
     const declaration = await signAssertion(
       { type: 'snap-declaration', 'authority-id': setup.authorityId, series: '16', 'snap-id': snap.snapId, 'snap-name': snap.name, 'publisher-id': snap.publisherId, timestamp: formatRfc3339(this.clock()) },
       undefined,
@@ -52,7 +52,7 @@ export class SnapAssertions {
     const setup = await this.custody.trustSetup(brand);
     const trust = await this.custody.trust();
     trust.addBatch([declaration]);
-    const storeSigner = setup.setup === 'local' ? await this.custody.storeSigner(setup.authorityId) : undefined;
+    const storeSigner = setup.setup === 'local' ? await this.custody.authorities.storeSigner(setup.authorityId) : undefined;
     const brandSigner = await this.custody.signerFor((await this.custody.brandKey(brand)).label);
     return async (revision) => {
       const headers = {

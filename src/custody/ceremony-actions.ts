@@ -90,7 +90,7 @@ export function ceremonyActions(custody: Custody, db: Database, changeModelKey: 
           throw new CustodyError('ERR_CEREMONY_ACTION_INVALID', `account "${id}" already exists in this vault: an authority needs an account id of its own`);
         }
       },
-      run: (p, _brand, actor) => custody.createAuthority(p['authority']!, p['name']!, actor),
+      run: (p, _brand, actor) => custody.authorities.createAuthority(p['authority']!, p['name']!, actor),
     },
     'model.signing-key': {
       required: ['brand', 'model', 'key'],

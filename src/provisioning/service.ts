@@ -1,6 +1,3 @@
-import { createHash } from 'node:crypto';
-import type { Assertion, SerialRequestView } from '../assertions/index.js';
-import type { ModelRecord } from '../catalog/models.js';
 import type { ModelService } from '../catalog/model-service.js';
 import type { Database } from '../db/database.js';
 import { vaultSecret } from '../db/settings.js';
@@ -21,13 +18,14 @@ import { prepareIssuance } from './issuance-plan.js';
 import { serialChecks } from './serial-checks.js';
 import { QUEUE_DEFAULTS, type QueueOptions, RegistrationQueue, PENDING, type Pending } from './registration-queue.js';
 import { RegistrationStats, type RegistrationOutcome } from './registration-stats.js';
-import { RemodelRules, checkOldSerial } from './remodel.js';
+import { RemodelRules } from './remodel.js';
+import { RegistrationSteps } from './registration-steps.js';
 import { RequestIdRepository } from './request-ids.js';
 import { SerialRepository } from './serials.js';
 import type { NumberAllocator } from './number-allocator.js';
 import { StationQuotas } from './quotas.js';
 import { StationAdmin } from './station-admin.js';
-import { StationRepository, type StationRecord } from './stations.js';
+import { StationRepository } from './stations.js';
 import { HardwareIdentities } from './hardware-identities.js';
 import { FactoryLines } from './factory-lines.js';
 import { SystemUserService } from './system-users.js';
@@ -57,8 +55,6 @@ export interface IssueInput {
 }
 
 const CACHE_MS = 5000;
-
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /**
  * Device registration, as snapd's devicestate expects it: request ids, then
@@ -92,6 +88,8 @@ export class ProvisioningService {
   private readonly writer: IssuanceWriter;
   private readonly issuer: SerialIssuer;
   private readonly queue: RegistrationQueue<IssueResult>;
+  /** Model, remodel, request-id and hardware identity: read before anything is reserved. */
+  private readonly steps: RegistrationSteps;
   /** The admission checks, in order (see admission.ts). */
   private readonly admission: readonly AdmissionCheck[];
   private origin = '';
@@ -140,6 +138,14 @@ export class ProvisioningService {
       quotas: this.quotas,
       serialChecks: serialChecks(db, this.cache),
     });
+    this.steps = new RegistrationSteps({
+      custody: parts.custody,
+      models: parts.models,
+      remodelRules: this.remodelRules,
+      hardwareIdentities: this.hardwareIdentities,
+      requestIds: this.requestIds,
+      cache: this.cache,
+    });
     // A refusal the job ended in is the answer for its re-post; a fault that may pass is tried again.
     this.queue = new RegistrationQueue(options.queue ?? QUEUE_DEFAULTS, (e) => e instanceof VaultError && !(e instanceof ProvisioningError && e.code === 'ERR_TEMPORARILY_UNAVAILABLE'));
     // A key rotated or revoked, a model, station or API key changed here: read again at once.
@@ -148,8 +154,8 @@ export class ProvisioningService {
       keyAdmitsModel,
       stationIsOpen(this.clock),
       modelIsEnabled,
-      sentModelIsRegistered((model) => this.modelAssertion(model)),
-      (r) => this.remodelIsAllowed(r),
+      sentModelIsRegistered((model) => this.steps.modelAssertion(model)),
+      (r) => this.steps.remodelIsAllowed(r),
     ];
   }
 
@@ -170,10 +176,6 @@ export class ProvisioningService {
   /** Registrations being signed now (answered or not). */
   get queued(): number {
     return this.queue.depth;
-  }
-
-  private modelAssertion(model: ModelRecord): Promise<Assertion> {
-    return this.cache.get(`assertion\0${model.assertionId}`, () => this.parts.models.assertion(model)).catch(transient);
   }
 
   /** Whether some model onboards by hardware identity, so a device may come without an API key. */
@@ -219,12 +221,11 @@ export class ProvisioningService {
     const station = key ? await this.cache.get(`station\0${key.stationId}`, () => this.stations.byId(key.stationId)).catch(transient) : undefined;
     const who = { station: station?.name ?? '', brandId: station?.brandId ?? '', model: '' };
     try {
-      const { request, sent, remodel } = readSerialRequest(input.body);
-      const registration = await this.identifyModel(key, station, request, sent, remodel, input.clientAddress);
+      const registration = await this.steps.identifyModel(key, station, readSerialRequest(input.body), input.clientAddress);
       Object.assign(who, { brandId: registration.model.brandAccountId, model: registration.model.name });
       for (const check of this.admission) await check(registration);
-      const nonce = await this.useRequestId(registration);
-      const identity = await this.proveIdentity(registration);
+      const nonce = await this.steps.useRequestId(registration);
+      const identity = await this.steps.proveIdentity(registration);
       const result = await this.queue.run(nonce.requestHash, () => this.issue(registration, nonce, identity));
       this.count(who, result === PENDING ? 'queued' : result.outcome);
       return result;
@@ -258,63 +259,5 @@ export class ProvisioningService {
       const fresh = await plan();
       return (await this.issuer.repeatFor(fresh)) ?? (await this.issuer.issueNew(fresh));
     }
-  }
-
-  /** The registered model the serial-request names and, on remodel, the one the device leaves. */
-  private async identifyModel(
-    key: ApiKeyRecord | undefined,
-    station: StationRecord | undefined,
-    request: Registration['request'],
-    sent: Assertion[],
-    remodel: ReturnType<typeof readSerialRequest>['remodel'],
-    clientAddress: string | undefined,
-  ): Promise<Registration> {
-    const find = (brandId: string, name: string) => this.cache.get(`model\0${brandId}\0${name}`, () => this.parts.models.find(brandId, name)).catch(transient);
-    const { brandId, model: name } = request.view;
-    const model = await find(brandId, name);
-    if (!model) throw new ProvisioningError('ERR_MODEL_UNKNOWN', `model ${brandId}/${name} is not registered in this vault`);
-    if (!remodel) return { key, station, request, sent, model, remodel: undefined, clientAddress };
-    const { brandId: fromBrand, model: fromName } = remodel.oldSerial.view;
-    const source = await find(fromBrand, fromName);
-    if (!source) throw new ProvisioningError('ERR_REMODEL_NOT_ALLOWED', `model ${fromBrand}/${fromName}, which the device leaves, is not registered in this vault, so no move from it is allowed`);
-    return { key, station, request, sent, model, remodel: { ...remodel, source }, clientAddress };
-  }
-
-  /** A remodel: the old serial verifies and is the asking device's; a rule allows the move into the target's store. */
-  private async remodelIsAllowed({ remodel, model, request }: Registration): Promise<void> {
-    if (!remodel) return;
-    checkOldSerial(remodel, request, await this.cache.get('trust', () => this.parts.custody.trust()).catch(transient));
-    const target = await this.modelAssertion(model);
-    const store = target.header('store');
-    await this.remodelRules.check(remodel.source, model, typeof store === 'string' ? store : undefined).catch(transient);
-  }
-
-  /**
-   * The hardware identity a device must prove: when its model or station
-   * onboards by hardware identity, or (remodels keep the method) when the
-   * model it leaves bound an identity to it.
-   */
-  private async proveIdentity({ model, station, remodel, request }: Registration): Promise<{ id: number; keyDigest: string } | undefined> {
-    const bound = remodel ? await this.hardwareIdentities.boundTo(remodel.source.id, request.view.deviceKey.id).catch(transient) : undefined;
-    const required = model.provisioning === 'hardware-identity' || station?.provisioning === 'hardware-identity' || remodel?.source.provisioning === 'hardware-identity' || bound;
-    if (!required) return undefined;
-    const identity = await this.hardwareIdentities.admit(request as Assertion<SerialRequestView>, model).catch(transient);
-    if (bound && bound.id !== identity.id) {
-      throw new ProvisioningError('ERR_HARDWARE_IDENTITY_SIGNATURE', `this device onboarded with another hardware identity than the one it presents now`);
-    }
-    return identity;
-  }
-
-  /** Single use, short lived, bound to the API key; the same serial-request may come again (after a 202). */
-  private async useRequestId({ key, request }: Registration): Promise<Nonce> {
-    const requestHash = sha256(request.encode());
-    const keyId = key?.id ?? 0;
-    const state = await this.requestIds.state(request.view.requestId, keyId).catch(transient);
-    if (state.state === 'unknown') throw new ProvisioningError('ERR_REQUEST_ID_UNKNOWN', 'unknown request-id: ask for a new one');
-    if (state.state === 'expired') throw new ProvisioningError('ERR_REQUEST_ID_EXPIRED', 'the request-id has expired: ask for a new one');
-    if (state.state === 'used' && state.by !== requestHash) {
-      throw new ProvisioningError('ERR_REQUEST_ID_USED', 'the request-id was already used by another serial-request: ask for a new one');
-    }
-    return { requestHash, ...(state.state === 'fresh' ? { consume: { requestId: request.view.requestId, apiKeyId: keyId, hash: requestHash, expiresAt: state.expiresAt } } : {}) };
   }
 }

@@ -23,7 +23,7 @@ export async function createDemo(vault: Vault): Promise<DemoFiles> {
   const files = { model: join(dir, 'demo-model.model'), trusted: join(dir, 'trusted.assert'), apiKey: join(dir, 'api-key') };
   let created = false;
   if (!(await vault.custody.keys.roots()).some((k) => k.label === 'root-demo-root')) {
-    await vault.custody.createAuthority('demo-root', 'Demo root (local, not trusted by real devices)');
+    await vault.custody.authorities.createAuthority('demo-root', 'Demo root (local, not trusted by real devices)');
     created = true;
   }
   if (!(await vault.custody.brands.byAccountId('demo-brand'))) {

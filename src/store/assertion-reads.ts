@@ -78,7 +78,7 @@ export class AssertionReads {
     if (!brand) return undefined;
     const setup = await this.custody.trustSetup(brand);
     if (setup.setup !== 'local') return undefined;
-    const signer = await this.custody.storeSigner(setup.authorityId, STORE_ACTOR);
+    const signer = await this.custody.authorities.storeSigner(setup.authorityId, STORE_ACTOR);
     const url = this.storeUrl();
     const signed = await signAssertion(
       { type: 'store', 'authority-id': setup.authorityId, store: storeId, 'operator-id': brand.accountId, ...(url ? { url } : {}), timestamp: formatRfc3339(this.clock()) },

@@ -36,7 +36,7 @@ describe('the canonical trust setup', () => {
     const rootAccount = await signAssertion({ type: 'account', 'authority-id': 'fakecanonical', 'account-id': 'fakecanonical', 'display-name': 'Root', validation: 'verified', timestamp: rootSince }, undefined, root);
     const rootKey = await signAssertion({ type: 'account-key', 'authority-id': 'fakecanonical', 'account-id': 'fakecanonical', name: 'root', since: rootSince, 'public-key-sha3-384': root.publicKey.id }, Buffer.from(root.publicKey.encoded), root);
     roots = [rootAccount, rootKey];
-    await custody.trustRoot(rootAccount, rootKey);
+    await custody.authorities.trustRoot(rootAccount, rootKey);
     const brandKey = await keystore.generate('brand-acme-serials');
     const brandSigner = await custody.signerFor('brand-acme-serials');
     const account = await signAssertion({ type: 'account', 'authority-id': 'fakecanonical', 'account-id': 'acme', 'display-name': 'Acme', validation: 'verified', timestamp: now() }, undefined, root);
@@ -143,8 +143,8 @@ describe('the canonical trust setup', () => {
     const signed = await signAssertion({ type: 'store', 'authority-id': 'fakecanonical', store: 'acme', 'operator-id': 'acme', timestamp: now() }, undefined, root);
     // One the brand signed itself is refused: a device would reject it and fail every install.
     const brandSigned = await signAssertion({ type: 'store', 'authority-id': 'acme', store: 'acme', 'operator-id': 'acme', timestamp: now() }, undefined, await tv.vault.custody.signerFor('brand-acme-serials'));
-    await expect(tv.vault.custody.importStoreAssertion(brandSigned)).rejects.toMatchObject({ code: 'ERR_ASSERTION_UNTRUSTED' });
-    await tv.vault.custody.importStoreAssertion(signed);
+    await expect(tv.vault.custody.authorities.importStoreAssertion(brandSigned)).rejects.toMatchObject({ code: 'ERR_ASSERTION_UNTRUSTED' });
+    await tv.vault.custody.authorities.importStoreAssertion(signed);
     expect((await find('store', ['acme'])).encode().equals(signed.encode())).toBe(true);
     const revision = (await tv.vault.snaps.status(OPERATOR, 'acme', 'acme-app')).revisions.find((r) => r.provenance === 'acme-factory');
     expect(revision).toBeDefined();

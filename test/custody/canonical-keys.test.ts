@@ -52,7 +52,7 @@ describe('keys of a brand in the canonical setup', () => {
     canonical = await keyStoreSigner(keystore, 'canonical-test-root');
     const root = await signAssertion({ type: 'account', 'authority-id': 'canonical-test', 'account-id': 'canonical-test', 'display-name': 'Canonical (test)', validation: 'verified', timestamp: formatRfc3339(new Date()) }, undefined, canonical);
     const rootKey = await signAssertion({ type: 'account-key', 'authority-id': 'canonical-test', 'account-id': 'canonical-test', name: 'root', since: formatRfc3339(new Date(Date.now() - 60_000)), 'public-key-sha3-384': canonical.key.keyId }, Buffer.from(canonical.publicKey.encoded), canonical);
-    await custody.trustRoot(root, rootKey);
+    await custody.authorities.trustRoot(root, rootKey);
     for (const brand of ['acme', 'other']) {
       const label = `brand-${brand}-serials`;
       const info = await keystore.generate(label);

@@ -64,7 +64,7 @@ export function brandCommands(io: CliIo): Command[] {
         if (await vault.ceremonies.guardedAnywhere('authority.create')) {
           throw new CliError('a new authority is a guarded key action here: propose it with --brand BRAND, for that brand\'s security officers to approve');
         }
-        const { key } = await vault.custody.createAuthority(accountId, options.displayName);
+        const { key } = await vault.custody.authorities.createAuthority(accountId, options.displayName);
         io.stdout(`created root authority "${accountId}" (key ${key.keyId}, HSM label ${key.label})\n`);
       });
     });
@@ -83,7 +83,7 @@ export function brandCommands(io: CliIo): Command[] {
       const accountKey = assertions.find((a) => a.type === 'account-key');
       if (!account || !accountKey) throw new CliError(`${file} must hold the root's account and account-key assertions`);
       await withVault(options.dataDir, async (vault) => {
-        await vault.custody.trustRoot(account, accountKey);
+        await vault.custody.authorities.trustRoot(account, accountKey);
         io.stdout(`trusting root "${account.headerString('account-id')}" (key ${accountKey.headerString('public-key-sha3-384')})\n`);
       });
     });
@@ -98,7 +98,7 @@ export function brandCommands(io: CliIo): Command[] {
       const store = assertions.find((a) => a.type === 'store');
       if (!store) throw new CliError(`${file} holds no store assertion`);
       await withVault(options.dataDir, async (vault) => {
-        await vault.custody.importStoreAssertion(store, assertions.filter((a) => a !== store));
+        await vault.custody.authorities.importStoreAssertion(store, assertions.filter((a) => a !== store));
         io.stdout(`serving store assertion "${store.headerString('store')}" signed by ${store.authorityId}\n`);
       });
     });

@@ -1,40 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import { KeyStoreError } from '../errors.js';
-import { fromCkr } from './ckr.js';
+import { replyError, type PoolOptions, type Reply } from './pool-protocol.js';
 
-/** What a worker is started with: everything it needs to open its own session. */
-export interface WorkerConfig {
-  readonly modulePath: string;
-  readonly token: { readonly label?: string; readonly serial?: string };
-  readonly pin: string;
-  readonly retries: number;
-  readonly backoffMs: number;
-}
-
-export interface PoolOptions {
-  readonly size: number;
-  /** Callers allowed to wait for a signer; past it they get ERR_HSM_BUSY at once. */
-  readonly maxQueue: number;
-  readonly workerUrl: URL;
-  readonly config: WorkerConfig;
-  readonly onEvent?: (event: PoolEvent) => void;
-  /**
-   * Re-initialises the module (C_Finalize, C_Initialize) while no worker
-   * runs. Many modules, SoftHSM2 among them, see a re-inserted or
-   * re-initialised token only after that.
-   */
-  readonly reinitialize: () => Promise<void>;
-  /** First wait before re-connecting after the HSM became unavailable; doubles up to `maxResetBackoffMs`. */
-  readonly resetBackoffMs?: number;
-  readonly maxResetBackoffMs?: number;
-}
-
-export type PoolEvent =
-  | { readonly type: 'worker-replaced'; readonly index: number; readonly reason: string }
-  | { readonly type: 'login-failed'; readonly error: KeyStoreError }
-  | { readonly type: 'reconnecting'; readonly reason: string }
-  | { readonly type: 'reconnected' }
-  | { readonly type: 'reconnect-failed'; readonly error: Error; readonly retryInMs: number };
+export type { PoolEvent, PoolOptions, WorkerConfig } from './pool-protocol.js';
 
 interface Job {
   readonly op: string;
@@ -65,10 +33,6 @@ interface Slot {
  */
 export const IN_FLIGHT_PER_SIGNER = 2;
 const DEPTH = IN_FLIGHT_PER_SIGNER;
-
-type Reply =
-  | { seq: number; ok: true; value: unknown }
-  | { seq: number; ok: false; error: { kind: 'keystore'; code: KeyStoreError['code']; message: string } | { kind: 'pkcs11' | 'internal'; ckr?: number; message: string } };
 
 /**
  * A fixed set of signer threads, each with its own PKCS#11 session, running
@@ -279,12 +243,7 @@ export class SignerPool {
       job.resolve(reply.value);
     } else {
       const e = reply.error;
-      const error =
-        e.kind === 'keystore'
-          ? new KeyStoreError(e.code, `cannot ${job.what}: ${e.message}`)
-          : e.kind === 'pkcs11' && e.ckr !== undefined
-            ? fromCkr(e.ckr, job.what)
-            : new KeyStoreError('ERR_HSM_FAILED', `cannot ${job.what}: ${e.message}`);
+      const error = replyError(e, job.what);
       if (error.code === 'ERR_HSM_LOGIN_FAILED' || error.code === 'ERR_HSM_PIN_LOCKED') {
         this.fatal = error;
         this.options.onEvent?.({ type: 'login-failed', error });
