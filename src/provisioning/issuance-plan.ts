@@ -84,5 +84,6 @@ export async function prepareIssuance(r: Registration, nonce: Nonce, identity: I
     ...(original ? { original } : {}),
     ...(identity ? { hardwareIdKey: identity.keyDigest } : {}),
   };
-  return { ...r, nonce, signingKeys, signingKeyFromCache: fromCache, at, deviceKeyId, identity, log };
+  const modelKeyId = keys.find((k) => k.id === model.signingKeyId)?.keyId;
+  return { ...r, nonce, signingKeys, signingKeyFromCache: fromCache, at, deviceKeyId, modelKeyId, identity, log };
 }

@@ -1,5 +1,5 @@
 import { AssertionError, decodeStream, encodeStream, formatRfc3339, signAssertion, type Assertion } from '../assertions/index.js';
-import { formatSerial, type ModelRecord } from '../catalog/models.js';
+import { formatSerial } from '../catalog/models.js';
 import type { Custody } from '../custody/custody.js';
 import type { SigningKeyRecord } from '../custody/signing-keys.js';
 import type { Database } from '../db/database.js';
@@ -40,6 +40,8 @@ export interface Issuance extends Registration {
   /** The moment the keys were chosen for, and the serial's timestamp. */
   readonly at: Date;
   readonly deviceKeyId: string;
+  /** The public key id of the key that signed the model (a key's id never changes, so a cached read is good). */
+  readonly modelKeyId: string | undefined;
   /** The hardware identity the device proved, bound to its serial when stored. */
   readonly identity: { readonly id: number; readonly keyDigest: string } | undefined;
   readonly log: Omit<IssuanceLogEntry, 'serial' | 'outcome' | 'signingKeyId'>;
@@ -85,7 +87,7 @@ export class SerialIssuer {
       })
       .catch(transient);
     // The chain of the key that signed it, which a rotation since may have retired.
-    return this.answer(serial, i.model, existing.serial, signKeyId, 'repeated');
+    return this.answer(serial, i, existing.serial, signKeyId, 'repeated');
   }
 
   /** The serial a new device gets: the next number of the model's template, or the one it proposes. */
@@ -171,7 +173,7 @@ export class SerialIssuer {
       // Counted in the database now: the place held for it goes at once, so the next check counts it once.
       release();
       number = undefined;
-      return this.answer([signed], model, serial, key.keyId, outcome);
+      return this.answer([signed], i, serial, key.keyId, outcome);
     } catch (e) {
       if (isUniqueViolation(e)) {
         // Lost a race: the same device (answer with its serial), the request-id used by
@@ -191,12 +193,11 @@ export class SerialIssuer {
     }
   }
 
-  private async answer(serial: Assertion[], model: ModelRecord, serialNumber: string, signingKeyId: string, outcome: IssueResult['outcome']): Promise<IssueResult> {
+  private async answer(serial: Assertion[], { model, modelKeyId }: Issuance, serialNumber: string, signingKeyId: string, outcome: IssueResult['outcome']): Promise<IssueResult> {
     const chain = await this.parts.custody.brandChain(model.brandAccountId, signingKeyId).catch(transient);
     // Signed by another key than the model's (an appliance's, an extra serial key): the model's account-key
     // goes along too, so a client holding only the trusted root can check the model as well as the serial.
-    const modelKey = await this.parts.custody.keys.byId(model.signingKeyId).catch(transient);
-    const modelChain = modelKey && modelKey.keyId !== signingKeyId ? (await this.parts.custody.brandChain(model.brandAccountId, modelKey.keyId).catch(transient)).filter((a) => a.type === 'account-key') : [];
+    const modelChain = modelKeyId && modelKeyId !== signingKeyId ? (await this.parts.custody.brandChain(model.brandAccountId, modelKeyId).catch(transient)).filter((a) => a.type === 'account-key') : [];
     return { stream: encodeStream([...serial, ...chain, ...modelChain]), serial: serialNumber, brandId: model.brandAccountId, model: model.name, outcome };
   }
 }

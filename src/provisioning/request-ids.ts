@@ -2,6 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Database } from '../db/database.js';
 import { vaultSecret } from '../db/settings.js';
 import { nowIso } from '../db/errors.js';
+import { preparedFirst } from '../db/prepared.js';
 
 export type RequestIdState =
   | { readonly state: 'fresh'; readonly expiresAt: Date }
@@ -10,6 +11,8 @@ export type RequestIdState =
   | { readonly state: 'used'; readonly by: string };
 
 const VERSION = 1;
+/** Whether, and by which serial-request, an id was used: read for every registration (prepared.ts). */
+const usedBy = preparedFirst<{ used_by: string }>('select used_by from request_ids where id = ? limit 1');
 const SECRET_SETTING = 'request-id-secret';
 /** 21 bytes of payload and a 16-byte MAC, unpadded base64url, one dot. */
 const REQUEST_ID = /^([A-Za-z0-9_-]{28})\.([A-Za-z0-9_-]{22})$/;
@@ -62,7 +65,7 @@ export class RequestIdRepository {
     if (payload.toString('base64url') !== match[1] || mac.toString('base64url') !== match[2]) return { state: 'unknown' };
     if (payload[0] !== VERSION || !timingSafeEqual(mac, this.mac(payload))) return { state: 'unknown' };
     if (payload.readUInt32BE(5) !== apiKeyId) return { state: 'unknown' };
-    const used = await this.db('request_ids').where({ id }).first('used_by');
+    const used = await usedBy(this.db, [id]);
     if (used) return { state: 'used', by: String(used.used_by) };
     const expiresAt = new Date(payload.readUInt32BE(1) * 1000);
     if (expiresAt.getTime() <= this.clock().getTime()) return { state: 'expired' };

@@ -1,5 +1,6 @@
 import type { Database } from '../db/database.js';
 import { nowIso } from '../db/errors.js';
+import { preparedFirst } from '../db/prepared.js';
 import { modelCounter, type NumberAllocator } from './number-allocator.js';
 import { NumberReservations } from './number-reservations.js';
 import { ProvisioningError } from './errors.js';
@@ -59,6 +60,10 @@ const toSerial = (r: Record<string, unknown>): IssuedSerial => ({
 });
 
 /** Reservations older than this are taken as abandoned (the process that made them is gone). */
+// Run for every registration (prepared.ts).
+const serialOfDevice = preparedFirst<Record<string, unknown>>('select * from serials where model_id = ? and device_key_id = ? limit 1');
+const serialByNumber = preparedFirst<Record<string, unknown>>('select * from serials where model_id = ? and serial = ? limit 1');
+
 const STALE_RESERVATION_MS = 5 * 60 * 1000;
 const RECHECK_FREE_MS = 30 * 1000;
 /** Rounds of take-then-replenish before a new number is given up on: many requests waiting on one small lease share it a lease at a time. */
@@ -86,12 +91,12 @@ export class SerialRepository {
   private readonly reservations: NumberReservations;
 
   async byDevice(modelId: number, deviceKeyId: string, trx: Database = this.db): Promise<IssuedSerial | undefined> {
-    const row = await trx('serials').where({ model_id: modelId, device_key_id: deviceKeyId }).first();
+    const row = await serialOfDevice(trx, [modelId, deviceKeyId]);
     return row ? toSerial(row) : undefined;
   }
 
   async bySerial(modelId: number, serial: string, trx: Database = this.db): Promise<IssuedSerial | undefined> {
-    const row = await trx('serials').where({ model_id: modelId, serial }).first();
+    const row = await serialByNumber(trx, [modelId, serial]);
     return row ? toSerial(row) : undefined;
   }
 
