@@ -1,4 +1,7 @@
-import type { Database } from './database.js';
+import type { Knex } from 'knex';
+
+/** The database or a transaction (database.ts names it Database; imported from knex here, as database.ts imports this). */
+type Database = Knex;
 
 /** What these reads bind: both drivers take these as they are. */
 export type Binding = string | number | null;
