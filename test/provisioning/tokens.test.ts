@@ -42,9 +42,19 @@ describe('a model signed by keys in two SoftHSM2 tokens', () => {
     const keys = await deviceKeys(120, 1024);
     // A device's seed holds the model's own chain; the answer carries the chain of whichever key signed the serial.
     const seed = await t.vault.custody.brandChain('demo-brand', t.model.signKeyId);
-    const register = (deviceKey: (typeof keys)[number]) => registerDevice({ url: t.url, headers: { 'api-key': t.apiKey }, model: t.model, trusted: t.trusted, seed, deviceKey }).then((r) => r.serial);
+    const answers: Array<{ signKeyId: string; accountKeys: string[] }> = [];
+    const register = (deviceKey: (typeof keys)[number]) =>
+      registerDevice({ url: t.url, headers: { 'api-key': t.apiKey }, model: t.model, trusted: t.trusted, seed, deviceKey }).then((r) => {
+        answers.push({ signKeyId: r.serial.signKeyId, accountKeys: r.stream.filter((a) => a.type === 'account-key').map((a) => a.headerString('public-key-sha3-384')) });
+        return r.serial;
+      });
 
     const before = await Promise.all(keys.slice(0, 40).map(register));
+    // A serial the other key signed brings the model's own account-key along, so a device holding only the root can check both.
+    const byExtra = answers.find((a) => a.signKeyId !== t.model.signKeyId)!;
+    expect(byExtra.accountKeys).toEqual(expect.arrayContaining([byExtra.signKeyId, t.model.signKeyId]));
+    const byOwn = answers.find((a) => a.signKeyId === t.model.signKeyId)!;
+    expect(byOwn.accountKeys).toEqual([t.model.signKeyId]);
     const signers = (serials: typeof before) => new Set(serials.map((s) => s.signKeyId));
     expect(signers(before).size).toBe(2);
 
