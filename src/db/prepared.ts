@@ -68,8 +68,8 @@ let uid = 0;
  * every other query, so it waits for a transaction holding it like any
  * query would. Inside a transaction, and on PostgreSQL, it runs as a plain
  * raw query. `sql` uses `?` placeholders and unquoted identifiers that mean
- * the same on both databases, and ends in `limit 1`. Statement timings go to knex's query events,
- * like every other query's.
+ * the same on both databases, and ends in `limit 1`. Its timings go to
+ * knex's query events, like every other statement's.
  */
 export function preparedFirst<Row>(sql: string): (db: Database, bindings: readonly Binding[]) => Promise<Row | undefined> {
   return async (db, bindings) => {
