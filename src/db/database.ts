@@ -1,6 +1,5 @@
 import knex, { type Knex } from 'knex';
 import { MIGRATIONS } from './migrations.js';
-import { finalizeStatementsOnClose } from './prepared.js';
 
 export type DatabaseConfig =
   | { readonly client: 'sqlite'; readonly filename: string; readonly busyTimeoutMs?: number; readonly connections?: number }
@@ -34,7 +33,6 @@ export function openDatabase(config: DatabaseConfig): Database {
           // pages it ran every few hundred serials under load and cost about 8% of the
           // throughput. A larger threshold, plus the passive checkpoint the vault runs
           // when idle (checkpointWhenIdle), keeps them off the request path.
-          finalizeStatementsOnClose(conn);
           conn.exec(`PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${busy}; PRAGMA wal_autocheckpoint = 10000;`, (err) => done(err, conn));
         },
       },

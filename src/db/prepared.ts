@@ -20,12 +20,11 @@ interface SqliteConnection {
 const prepared = new WeakMap<object, Map<string, Promise<SqliteStatement>>>();
 
 /**
- * Called once per new SQLite connection (database.ts): SQLite will not
- * close a connection while statements are prepared on it, so its statements
- * are finalized first.
+ * SQLite will not close a connection while statements are prepared on it:
+ * the first statement prepared on a connection makes its close finalize
+ * them all first.
  */
-export function finalizeStatementsOnClose(conn: object): void {
-  const c = conn as SqliteConnection;
+function finalizeStatementsOnClose(c: SqliteConnection): void {
   const close = c.close.bind(c);
   c.close = (cb) => {
     const statements = [...(prepared.get(c)?.values() ?? [])];
@@ -37,7 +36,10 @@ export function finalizeStatementsOnClose(conn: object): void {
 
 const statementFor = (conn: SqliteConnection, sql: string): Promise<SqliteStatement> => {
   let statements = prepared.get(conn);
-  if (!statements) prepared.set(conn, (statements = new Map()));
+  if (!statements) {
+    prepared.set(conn, (statements = new Map()));
+    finalizeStatementsOnClose(conn);
+  }
   let statement = statements.get(sql);
   if (!statement) {
     statement = new Promise((resolve, reject) => {
@@ -77,9 +79,10 @@ export function preparedFirst<Row>(sql: string): (db: Database, bindings: readon
       const result = (await db.raw(sql, bindings)) as Row[] | { rows: Row[] };
       return (Array.isArray(result) ? result : result.rows)[0];
     }
+    const conn = (await db.client.acquireConnection()) as SqliteConnection;
+    // Timed from here, as knex times its own queries: once the connection is had.
     const query = { __knexQueryUid: `prepared-${++uid}`, sql, bindings, method: 'first' };
     db.emit('query', query);
-    const conn = (await db.client.acquireConnection()) as SqliteConnection;
     try {
       const statement = await statementFor(conn, sql);
       const row = await new Promise<Row | undefined>((resolve, reject) =>

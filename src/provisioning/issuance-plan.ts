@@ -84,6 +84,7 @@ export async function prepareIssuance(r: Registration, nonce: Nonce, identity: I
     ...(original ? { original } : {}),
     ...(identity ? { hardwareIdKey: identity.keyDigest } : {}),
   };
-  const modelKeyId = keys.find((k) => k.id === model.signingKeyId)?.keyId;
+  // The model may name a key newer than the cached brand keys (another process made it a moment ago): read that one.
+  const modelKeyId = (keys.find((k) => k.id === model.signingKeyId) ?? (await parts.custody.keys.byId(model.signingKeyId).catch(transient)))?.keyId;
   return { ...r, nonce, signingKeys, signingKeyFromCache: fromCache, at, deviceKeyId, modelKeyId, identity, log };
 }

@@ -40,7 +40,7 @@ export interface Issuance extends Registration {
   /** The moment the keys were chosen for, and the serial's timestamp. */
   readonly at: Date;
   readonly deviceKeyId: string;
-  /** The public key id of the key that signed the model (a key's id never changes, so a cached read is good). */
+  /** The public key id of the key that signed the model: a key row's public key never changes, so a cached read gives the right one. */
   readonly modelKeyId: string | undefined;
   /** The hardware identity the device proved, bound to its serial when stored. */
   readonly identity: { readonly id: number; readonly keyDigest: string } | undefined;

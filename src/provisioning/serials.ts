@@ -59,11 +59,11 @@ const toSerial = (r: Record<string, unknown>): IssuedSerial => ({
   assertion: String(r['assertion']),
 });
 
-/** Reservations older than this are taken as abandoned (the process that made them is gone). */
 // Run for every registration (prepared.ts).
 const serialOfDevice = preparedFirst<Record<string, unknown>>('select * from serials where model_id = ? and device_key_id = ? limit 1');
 const serialByNumber = preparedFirst<Record<string, unknown>>('select * from serials where model_id = ? and serial = ? limit 1');
 
+/** Reservations older than this are taken as abandoned (the process that made them is gone). */
 const STALE_RESERVATION_MS = 5 * 60 * 1000;
 const RECHECK_FREE_MS = 30 * 1000;
 /** Rounds of take-then-replenish before a new number is given up on: many requests waiting on one small lease share it a lease at a time. */

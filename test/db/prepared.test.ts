@@ -83,6 +83,8 @@ describe.each(['sqlite', 'pg'] as const)('prepared reads on %s', (kind) => {
     } finally {
       await other.destroy();
     }
+    // Through another statement on the same connection: a prepared read left mid-way would hold the whole connection's snapshot.
+    expect((await db('things').where({ name: 'from-elsewhere' }).first())?.name).toBe('from-elsewhere');
     expect((await byName(db, ['from-elsewhere']))?.name).toBe('from-elsewhere');
   });
 
