@@ -11,7 +11,7 @@
  * snaps (random, some up to date and some not) and one refresh action per
  * snap. WORK_FILE is JSON { tokens: [...], snapIds: [...] }.
  * download: CONCURRENCY clients each fetch the file ROUNDS times.
- * Prints one JSON line: { count, errors, seconds, rate, p50, p99, bytes, mbPerS }.
+ * Prints one JSON line: { count, errors, causes (count by cause), seconds, rate, p50, p99, bytes, mbPerS }.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -42,6 +42,13 @@ const latencies: number[] = [];
 /** STORE_LOAD_TRACE=FILE: each answered request's start (ms into the run) and latency, to see when the slow ones come. */
 const trace: Array<[number, number]> | undefined = process.env['STORE_LOAD_TRACE'] ? [] : undefined;
 let errors = 0;
+/** Why requests failed, counted by cause, so a run with errors says what they were. */
+const causes = new Map<string, number>();
+const failed = (cause: string) => {
+  errors++;
+  causes.set(cause, (causes.get(cause) ?? 0) + 1);
+};
+const causeOf = (e: unknown) => (e as { code?: string }).code ?? (e instanceof Error ? e.message : String(e));
 let bytes = 0;
 let begin = performance.now();
 let cpuAtBegin = process.cpuUsage();
@@ -70,13 +77,13 @@ if (kind === 'refresh') {
     const start = performance.now();
     try {
       const res = await send('POST', path, headers, body);
-      if (res.status !== 200 || !res.text?.startsWith('{"results":[')) errors++;
+      if (res.status !== 200 || !res.text?.startsWith('{"results":[')) failed(`HTTP ${res.status}: ${(res.text ?? '').slice(0, 120)}`);
       else {
         latencies.push(performance.now() - start);
         trace?.push([start - begin, performance.now() - start]);
       }
-    } catch {
-      errors++;
+    } catch (e) {
+      failed(causeOf(e));
     }
   };
   const end = begin + seconds * 1000;
@@ -104,13 +111,13 @@ if (kind === 'refresh') {
       const start = performance.now();
       try {
         const res = await send('GET', `${target.pathname}${target.search}`, { 'X-Device-Authorization': `Macaroon root="${token}"` });
-        if (res.status !== 200) errors++;
+        if (res.status !== 200) failed(`HTTP ${res.status}`);
         else {
           bytes += res.bytes;
           latencies.push(performance.now() - start);
         }
-      } catch {
-        errors++;
+      } catch (e) {
+        failed(causeOf(e));
       }
     }
   }));
@@ -121,5 +128,5 @@ if (trace && kind === 'refresh') writeFileSync(process.env['STORE_LOAD_TRACE'] a
 latencies.sort((a, b) => a - b);
 const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
 const cpu = process.cpuUsage(cpuAtBegin);
-console.log(JSON.stringify({ cpuMs: (cpu.user + cpu.system) / 1000, count: latencies.length, errors, seconds: elapsed, rate: latencies.length / elapsed, p50: pct(50), p99: pct(99), bytes, mbPerS: bytes / 1e6 / elapsed }));
+console.log(JSON.stringify({ cpuMs: (cpu.user + cpu.system) / 1000, count: latencies.length, errors, causes: Object.fromEntries(causes), seconds: elapsed, rate: latencies.length / elapsed, p50: pct(50), p99: pct(99), bytes, mbPerS: bytes / 1e6 / elapsed }));
 agent.destroy();

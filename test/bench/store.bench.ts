@@ -34,6 +34,8 @@ const load = join(import.meta.dirname, 'store-load.js');
 interface LoadResult {
   count: number;
   errors: number;
+  /** Failed requests by cause (status and body, or the socket error). */
+  causes: Record<string, number>;
   seconds: number;
   rate: number;
   p50: number;
@@ -136,7 +138,7 @@ try {
     const cpuAtStart = process.cpuUsage();
     const r = await loadRun('refresh', tv.storeUrl, work, 'closed', String(c), String(SECONDS));
     console.log(`  refresh, ${c} in flight: ${f(r.rate)}/s, p50 ${f(r.p50, 2)} ms, p99 ${f(r.p99, 2)} ms, ${r.errors} errors; load generator CPU ${f(r.cpuMs / r.seconds / 10)}%, server CPU ${cpu(r)}`);
-    if (r.errors > 0) throw new Error(`the store answered ${r.errors} snap actions with an error`);
+    if (r.errors > 0) throw new Error(`the store answered ${r.errors} snap actions with an error: ${JSON.stringify(r.causes)}`);
     if (!best || r.rate > best.rate) {
       best = r;
       bestCpuMs = (process.cpuUsage(cpuAtStart).user + process.cpuUsage(cpuAtStart).system) / 1000 / r.count;
@@ -160,6 +162,7 @@ try {
       console.log(`    server-side latency buckets so far: ${h.map((v) => `≤${String((v.labels as Record<string, unknown>)['le'])}s:${v.value}`).join(' ')}`);
     }
     console.log(`  refresh, open loop at ${f(fraction * 100, 0)}% of the best (${f(target)}/s): ${f(open.rate)}/s answered, p50 ${f(open.p50, 2)} ms, p99 ${f(open.p99, 2)} ms, ${open.errors} errors; load generator CPU ${f(open.cpuMs / open.seconds / 10)}%, server CPU ${cpu(open)}`);
+    if (open.errors > 0) console.log(`    failed: ${JSON.stringify(open.causes)}`);
   }
   open = open as LoadResult;
   const floor = await latencyFloor(work, bestCpuMs);
