@@ -9,14 +9,17 @@ describe('the registration queue', () => {
   it('answers within the wait, or PENDING while the work goes on; the re-post gets its answer and the work ran once', async () => {
     const q = new RegistrationQueue<string>({ max: 10, answerWithinMs: 20, keepAnswersMs: 60_000 }, keepRefusals);
     let runs = 0;
+    // The work ends when the test says, not on a timer: a loaded machine must not finish it before the second wait is over.
+    let finish: (serial: string) => void = () => undefined;
     const work = () => {
       runs++;
-      return later(60, 'serial');
+      return new Promise<string>((r) => (finish = r));
     };
     expect(await q.run('a', work)).toBe(PENDING);
     expect(q.depth).toBe(1);
     expect(await q.run('a', work)).toBe(PENDING);
-    await later(60, null);
+    finish('serial');
+    await later(1, null);
     expect(await q.run('a', work)).toBe('serial');
     expect(runs).toBe(1);
     expect(await q.run('fast', () => later(1, 'quick'))).toBe('quick');
@@ -24,13 +27,16 @@ describe('the registration queue', () => {
 
   it('keeps the refusal a late job ended in for its re-post, but not a fault that may pass', async () => {
     const q = new RegistrationQueue<string>({ max: 10, answerWithinMs: 10, keepAnswersMs: 60_000 }, keepRefusals);
-    const refuse = () => later(30, null).then(() => Promise.reject(new ProvisioningError('ERR_QUOTA_EXCEEDED', 'full')));
-    expect(await q.run('r', refuse)).toBe(PENDING);
-    await later(40, null);
+    // Each job fails when the test says, after its caller was told PENDING.
+    let fail: (e: Error) => void = () => undefined;
+    const failing = () => new Promise<string>((_, reject) => (fail = reject));
+    expect(await q.run('r', failing)).toBe(PENDING);
+    fail(new ProvisioningError('ERR_QUOTA_EXCEEDED', 'full'));
+    await later(1, null);
     await expect(q.run('r', () => later(1, 'never'))).rejects.toMatchObject({ code: 'ERR_QUOTA_EXCEEDED' });
-    const fault = () => later(30, null).then(() => Promise.reject(new ProvisioningError('ERR_TEMPORARILY_UNAVAILABLE', 'hsm away')));
-    expect(await q.run('f', fault)).toBe(PENDING);
-    await later(40, null);
+    expect(await q.run('f', failing)).toBe(PENDING);
+    fail(new ProvisioningError('ERR_TEMPORARILY_UNAVAILABLE', 'hsm away'));
+    await later(1, null);
     expect(await q.run('f', () => later(1, 'second try'))).toBe('second try');
   });
 
