@@ -2,7 +2,7 @@ import { TrustDatabase, formatRfc3339, signAssertion, type Assertion, type Signe
 import { OPERATOR_ACTOR, type Actor } from '../audit/unit-of-work.js';
 import { CustodyError } from './errors.js';
 import type { LifecycleCustody } from './key-lifecycle.js';
-import type { SigningKeyRecord } from './signing-keys.js';
+import { rootLabel, type SigningKeyRecord } from './signing-keys.js';
 
 /** What the authorities need of custody (custody.ts builds them and hands itself in). */
 export interface AuthorityCustody extends Pick<LifecycleCustody, 'keys' | 'trust' | 'signerFor' | 'inUnit'> {
@@ -28,7 +28,7 @@ export class Authorities {
    * they are built to trust it, as snapd's test root is).
    */
   async createAuthority(accountId: string, displayName: string, actor: Actor = OPERATOR_ACTOR): Promise<{ account: Assertion; accountKey: Assertion; key: SigningKeyRecord }> {
-    const label = `root-${accountId}`;
+    const label = rootLabel(accountId);
     const key = await this.custody.ensureKey(label);
     const signer = await this.custody.signerFor(label);
     const timestamp = formatRfc3339(this.clock());
@@ -60,7 +60,7 @@ export class Authorities {
   async storeSigner(authorityId: string, actor: Actor = OPERATOR_ACTOR): Promise<Signer & { readonly key: { keyId: string } }> {
     const label = `store-${authorityId}`;
     if (!(await this.custody.keys.byLabel(label))) {
-      const root = (await this.custody.keys.roots()).find((k) => k.label === `root-${authorityId}`);
+      const root = await this.custody.keys.rootOf(authorityId);
       if (!root) throw new CustodyError('ERR_AUTHORITY_UNKNOWN', `no local authority "${authorityId}"`);
       const key = await this.custody.ensureKey(label);
       const signer = await this.custody.signerFor(label);

@@ -5,7 +5,7 @@ import type { CeremonyActionSpec, CeremonyActions } from './ceremonies.js';
 import { CEREMONY_ACTIONS, CeremonyStore, isCeremonyAction } from './ceremony-store.js';
 import type { Custody } from './custody.js';
 import { CustodyError } from './errors.js';
-import type { KeyPurpose } from './signing-keys.js';
+import { rootLabel, type KeyPurpose } from './signing-keys.js';
 import { UnitOfWork } from '../audit/unit-of-work.js';
 import type { Database } from '../db/database.js';
 
@@ -86,7 +86,7 @@ export function ceremonyActions(custody: Custody, db: Database, changeModelKey: 
       required: ['brand', 'authority', 'name'],
       async check(p) {
         const id = p['authority']!;
-        if ((await custody.keys.byLabel(`root-${id}`)) || (await custody.brands.byAccountId(id)) || (await custody.assertions.get('account', [id]))) {
+        if ((await custody.keys.byLabel(rootLabel(id))) || (await custody.brands.byAccountId(id)) || (await custody.assertions.get('account', [id]))) {
           throw new CustodyError('ERR_CEREMONY_ACTION_INVALID', `account "${id}" already exists in this vault: an authority needs an account id of its own`);
         }
       },

@@ -108,7 +108,7 @@ export class Custody {
    */
   async createBrand(accountId: string, displayName: string, authorityId: string, actor: Actor = OPERATOR_ACTOR): Promise<{ brand: Brand; key: SigningKeyRecord; account: Assertion; accountKey: Assertion }> {
     checkBrandIdentity(accountId, displayName); // before any key is made in the HSM
-    const root = (await this.keys.roots()).find((k) => k.label === `root-${authorityId}`);
+    const root = await this.keys.rootOf(authorityId);
     if (!root) throw new CustodyError('ERR_AUTHORITY_UNKNOWN', `no local authority "${authorityId}": create it with "serial-vault authority create"`);
     if (await this.brands.byAccountId(accountId)) throw new CustodyError('ERR_BRAND_EXISTS', `brand "${accountId}" already exists`);
     const rootSigner = await this.signerFor(root.label);
@@ -177,8 +177,7 @@ export class Custody {
   async trustSetup(brand: Brand): Promise<{ setup: 'local'; authorityId: string } | { setup: 'canonical' }> {
     const account = await this.assertions.get('account', [brand.accountId]);
     const authorityId = account?.authorityId;
-    const roots = await this.keys.roots();
-    return authorityId !== undefined && roots.some((k) => k.label === `root-${authorityId}`) ? { setup: 'local', authorityId } : { setup: 'canonical' };
+    return authorityId !== undefined && (await this.keys.rootOf(authorityId)) ? { setup: 'local', authorityId } : { setup: 'canonical' };
   }
 
   /**

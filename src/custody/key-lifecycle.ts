@@ -5,7 +5,7 @@ import type { AssertionStore } from '../db/assertion-store.js';
 import type { KeyStore } from '../keystore/keystore.js';
 import { CustodyError } from './errors.js';
 import { keyStateAt, usableAt } from './key-state.js';
-import type { KeyPurpose, SigningKeyRecord, SigningKeyRepository } from './signing-keys.js';
+import { rootLabel, type KeyPurpose, type SigningKeyRecord, type SigningKeyRepository } from './signing-keys.js';
 
 /** The repositories a unit of work hands its work, bound to its transaction. */
 export interface UnitRepos {
@@ -143,7 +143,7 @@ export class KeyLifecycle {
     let accountKey: Assertion | undefined;
     let request: Assertion | undefined;
     if (setup.setup === 'local') {
-      const root = await this.custody.signerFor(`root-${setup.authorityId}`);
+      const root = await this.custody.signerFor(rootLabel(setup.authorityId));
       accountKey = await signAssertion({ type: 'account-key', 'authority-id': setup.authorityId, ...headers }, body, root);
     } else {
       request = await signAssertion({ type: 'account-key-request', ...headers }, body, signer);
@@ -214,7 +214,7 @@ export class KeyLifecycle {
     const setup = brand ? await this.custody.trustSetup(brand) : { setup: 'canonical' as const };
     const current = await this.custody.assertions.get('account-key', [key.keyId]);
     if (setup.setup === 'local' && current) {
-      reissued = await signAssertion(nextRevisionHeaders(current, { until }), current.body, await this.custody.signerFor(`root-${setup.authorityId}`));
+      reissued = await signAssertion(nextRevisionHeaders(current, { until }), current.body, await this.custody.signerFor(rootLabel(setup.authorityId)));
     }
     const revoked = await this.custody.inUnit(actor, async (r, audit) => {
       if (reissued) await r.assertions.put(reissued);

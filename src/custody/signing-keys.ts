@@ -150,4 +150,12 @@ export class SigningKeyRepository {
   async roots(): Promise<SigningKeyRecord[]> {
     return (await this.db('signing_keys').where({ purpose: 'root' }).orderBy('id')).map(toKey);
   }
+
+  /** The key of a local root authority this vault runs, if it runs that authority. */
+  async rootOf(authorityId: string): Promise<SigningKeyRecord | undefined> {
+    return (await this.roots()).find((k) => k.label === rootLabel(authorityId));
+  }
 }
+
+/** The HSM label of a local root authority's key. */
+export const rootLabel = (authorityId: string): string => `root-${authorityId}`;

@@ -40,17 +40,15 @@ const statementFor = (conn: SqliteConnection, sql: string): Promise<SqliteStatem
     prepared.set(conn, (statements = new Map()));
     finalizeStatementsOnClose(conn);
   }
-  let statement = statements.get(sql);
-  if (!statement) {
-    statement = new Promise((resolve, reject) => {
-      const s = conn.prepare(sql, (err) => (err ? reject(err) : resolve(s)));
-    });
-    // One that cannot be prepared (no such table yet) is tried again next time.
-    const held = statement;
-    held.catch(() => statements.get(sql) === held && statements.delete(sql));
-    statements.set(sql, held);
-  }
-  return statement;
+  const held = statements.get(sql);
+  if (held) return held;
+  const made = new Promise<SqliteStatement>((resolve, reject) => {
+    const s = conn.prepare(sql, (err) => (err ? reject(err) : resolve(s)));
+  });
+  // One that cannot be prepared (no such table yet) is tried again next time.
+  made.catch(() => statements.get(sql) === made && statements.delete(sql));
+  statements.set(sql, made);
+  return made;
 };
 
 /** A statement that failed to run is prepared again next time (a schema change, a lock): this one is let go. */

@@ -22,7 +22,7 @@ export async function createDemo(vault: Vault): Promise<DemoFiles> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const files = { model: join(dir, 'demo-model.model'), trusted: join(dir, 'trusted.assert'), apiKey: join(dir, 'api-key') };
   let created = false;
-  if (!(await vault.custody.keys.roots()).some((k) => k.label === 'root-demo-root')) {
+  if (!(await vault.custody.keys.rootOf('demo-root'))) {
     await vault.custody.authorities.createAuthority('demo-root', 'Demo root (local, not trusted by real devices)');
     created = true;
   }

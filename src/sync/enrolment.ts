@@ -3,7 +3,7 @@ import { decodeAssertion, formatRfc3339, PublicKey, sha512DigestInfo, signAssert
 import type { Brand } from '../accounts/brands.js';
 import { UnitOfWork, type Actor } from '../audit/unit-of-work.js';
 import type { Custody } from '../custody/custody.js';
-import { SigningKeyRepository } from '../custody/signing-keys.js';
+import { SigningKeyRepository, rootLabel } from '../custody/signing-keys.js';
 import { AssertionStore } from '../db/assertion-store.js';
 import type { Database } from '../db/database.js';
 import { isUniqueViolation } from '../db/errors.js';
@@ -92,7 +92,7 @@ export class Enrolment {
     const since = formatRfc3339(floorSecond(this.clock()));
     const signed: Assertion[] = [];
     if (setup.setup === 'local') {
-      const root = await this.custody.signerFor(`root-${setup.authorityId}`);
+      const root = await this.custody.signerFor(rootLabel(setup.authorityId));
       for (const [i, k] of serialKeys.entries()) {
         signed.push(await signAssertion({ type: 'account-key', 'authority-id': setup.authorityId, 'account-id': brand.accountId, name: names[i]!, since, 'public-key-sha3-384': k.publicKey.id }, Buffer.from(k.publicKey.encoded), root));
       }
