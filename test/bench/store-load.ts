@@ -18,19 +18,23 @@ import { Agent, request } from 'node:http';
 
 const [kind, url, a3, a4, a5, a6] = process.argv.slice(2) as [string, string, string, string, string, string?];
 // At most 64 connections, as from a proxy in front of the store: a burst queues here (its wait counted in the latency) instead of opening hundreds of sockets.
-const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+// Idle sockets are let go before the store's 5 s keep-alive ends, as a proxy's are; without a timeout of its own,
+// Node's agent ignores the server's Keep-Alive hint, and a request sent on a socket the store is closing gets ECONNRESET.
+const agent = new Agent({ keepAlive: true, maxSockets: 64, timeout: 4000 });
 const target = new URL(url);
 
 function send(method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<{ status: number; bytes: number; text?: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: target.hostname, port: target.port, path, method, agent, headers: { ...headers, ...(body ? { 'Content-Length': String(body.length) } : {}) } }, (res) => {
       let bytes = 0;
-      const keep: Buffer[] = [];
+      // Only the answer's start is kept (to check it and to name a failure): copying and decoding
+      // every 50 kB answer would spend the CPU the server shares with this process on two cores.
+      let head = '';
       res.on('data', (c: Buffer) => {
         bytes += c.length;
-        if (method === 'POST') keep.push(c);
+        if (method === 'POST' && head.length < 200) head += c.subarray(0, 200).toString('latin1');
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, ...(method === 'POST' ? { text: Buffer.concat(keep).toString('utf8') } : {}) }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, ...(method === 'POST' ? { text: head } : {}) }));
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -39,7 +43,7 @@ function send(method: string, path: string, headers: Record<string, string>, bod
 }
 
 const latencies: number[] = [];
-/** STORE_LOAD_TRACE=FILE: each answered request's start (ms into the run) and latency, to see when the slow ones come. */
+/** STORE_LOAD_TRACE=PREFIX: each answered request's start (ms into the run) and latency, to see when the slow ones come; written to PREFIX-<mode>-<amount>.json, one file per run. */
 const trace: Array<[number, number]> | undefined = process.env['STORE_LOAD_TRACE'] ? [] : undefined;
 let errors = 0;
 /** Why requests failed, counted by cause, so a run with errors says what they were. */
@@ -124,7 +128,7 @@ if (kind === 'refresh') {
 }
 
 const elapsed = (performance.now() - begin) / 1000;
-if (trace && kind === 'refresh') writeFileSync(process.env['STORE_LOAD_TRACE'] as string, JSON.stringify(trace));
+if (trace && kind === 'refresh') writeFileSync(`${process.env['STORE_LOAD_TRACE'] as string}-${a4}-${Math.round(Number(a5))}.json`, JSON.stringify(trace));
 latencies.sort((a, b) => a - b);
 const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
 const cpu = process.cpuUsage(cpuAtBegin);

@@ -21,6 +21,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { promisify } from 'node:util';
+import { tuneHeapForServing } from '../../src/main.js';
 import { publish, startStoreVault } from '../support/store.js';
 import { testDataDir } from '../support/vault.js';
 
@@ -100,6 +101,8 @@ async function latencyFloor(work: string, cpuMs: number): Promise<{ best: number
 }
 
 const dir = testDataDir();
+// The store runs in this process: tuned as `serve` tunes its own.
+tuneHeapForServing();
 const tv = await startStoreVault(dir, { log: { level: 'warn' } } as never);
 try {
   const { db } = tv.vault;
