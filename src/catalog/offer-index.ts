@@ -18,6 +18,17 @@ const PRELOAD_LIMIT = 50_000;
 /** Outbox rows read per look: more changes than that since the last look drop everything. */
 const OUTBOX_PAGE = 2000;
 
+/** Appends the rows held for each key to `out`; returns the keys not held. */
+function held(rows: ReadonlyMap<string, readonly OfferRow[]>, keys: readonly string[], out: OfferRow[]): string[] {
+  const missing: string[] = [];
+  for (const key of keys) {
+    const hit = rows.get(key);
+    if (hit === undefined) missing.push(key);
+    else for (let i = 0; i < hit.length; i++) out.push(hit[i] as OfferRow);
+  }
+  return missing;
+}
+
 /**
  * The offer index: the rows of the offer query held in memory, so that a
  * device's refresh costs no database query. It is filled with the whole
@@ -50,13 +61,8 @@ export class OfferIndex implements OfferRowCache {
     await this.current();
     const scope = await this.scope(channels, arches);
     const out: OfferRow[] = [];
-    const miss = (held: Map<string, readonly OfferRow[]>) => (key: string) => {
-      const hit = held.get(key);
-      if (hit) for (const r of hit) out.push(r);
-      return !hit;
-    };
-    const names = select.names.filter(miss(scope.byName));
-    const snapIds = select.snapIds.filter(miss(scope.byId));
+    const names = held(scope.byName, select.names, out);
+    const snapIds = held(scope.byId, select.snapIds, out);
     if (names.length + snapIds.length === 0) return out;
     const version = scope.version;
     const fetched = await queryOfferRows(this.db, { names, snapIds }, channels, arches);
