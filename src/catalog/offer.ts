@@ -103,9 +103,6 @@ function offerRows(db: Database, names: readonly string[], snapIds: readonly str
   return cache ? cache.rows({ names, snapIds }, channels, arches) : queryOfferRows(db, { names, snapIds }, channels, arches);
 }
 
-/** The stores' includes, excludes and pins for these snaps, when no caller holds them. */
-const readChoices = (curation: CurationRepository, storeIds: readonly string[], pks: readonly number[]): Promise<[CurationRow[], PinRow[]]> => Promise.all([curation.forSnaps(storeIds, pks), curation.pinsFor(storeIds, pks)]);
-
 /** A snap's head on a channel: the one built for the architecture, else one for "all". */
 function headOn(heads: ReadonlyArray<NonNullable<OfferRow['head']>>, channel: string, architecture: string): NonNullable<OfferRow['head']> | undefined {
   let found: NonNullable<OfferRow['head']> | undefined;
@@ -147,9 +144,11 @@ export async function offerFor(db: Database, tree: StoreTree, storeId: string, s
     }
     if (r.head) entry.heads.push(r.head);
   }
+  const pks = [...bySnap.keys()];
+  const curation = new CurationRepository(db);
   const [choices, pins] = known
     ? [known.curation.filter((c) => bySnap.has(c.snapPk)), known.pins.filter((p) => bySnap.has(p.snapPk))]
-    : await readChoices(new CurationRepository(db), ids, [...bySnap.keys()]);
+    : await Promise.all([curation.forSnaps(ids, pks), curation.pinsFor(ids, pks)]);
   const pinOf = new Map<string, number>();
   if (pins.length > 0) for (const id of [...ids].reverse()) for (const p of pins) if (p.storeId === id) pinOf.set(`${p.snapPk}\0${p.channel}`, p.revision);
   const pinned: Array<{ snap: SnapRecord; revision: number; channel: string }> = [];
