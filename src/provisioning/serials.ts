@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Database } from '../db/database.js';
 import { nowIso } from '../db/errors.js';
 import { preparedFirst } from '../db/prepared.js';
@@ -66,6 +67,8 @@ const serialByNumber = preparedFirst<Record<string, unknown>>('select * from ser
 /** Reservations older than this are taken as abandoned (the process that made them is gone). */
 const STALE_RESERVATION_MS = 5 * 60 * 1000;
 const RECHECK_FREE_MS = 30 * 1000;
+/** Tries at a free number lost to concurrent requests before a new one is taken. */
+const FREE_ROUNDS = 5;
 /** Rounds of take-then-replenish before a new number is given up on: many requests waiting on one small lease share it a lease at a time. */
 const NEW_NUMBER_ATTEMPTS = 10;
 
@@ -115,19 +118,20 @@ export class SerialRepository {
     if (noneFreeSince !== undefined && at - noneFreeSince < RECHECK_FREE_MS) return this.newNumber(modelId);
     const now = nowIso(new Date(at));
     const stale = nowIso(new Date(at - STALE_RESERVATION_MS));
-    // One statement each, atomic on both databases: reuse the lowest free number, else take a new one.
-    const lowestFree = this.db('serial_reservations')
-      .min('number')
-      .where({ model_id: modelId })
-      .andWhere((q) => q.where({ state: 'free' }).orWhere('updated_at', '<', stale));
-    const reused = await this.db('serial_reservations')
-      .where({ model_id: modelId })
-      .andWhere('number', '=', lowestFree)
-      .andWhere((q) => q.where({ state: 'free' }).orWhere('updated_at', '<', stale))
-      .update({ state: 'reserved', updated_at: now })
-      .returning('number');
-    const first = reused[0] as { number: number } | number | undefined;
-    if (first !== undefined) return Number(typeof first === 'object' ? first.number : first);
+    const free = (q: Knex.QueryBuilder) => q.where({ model_id: modelId }).andWhere((w) => w.where({ state: 'free' }).orWhere('updated_at', '<', stale));
+    for (let round = 0; round < FREE_ROUNDS; round++) {
+      // One statement, atomic on both databases: reuse the lowest free number.
+      const reused = await free(this.db('serial_reservations'))
+        .andWhere('number', '=', free(this.db('serial_reservations').min('number')))
+        .update({ state: 'reserved', updated_at: now })
+        .returning('number');
+      const first = reused[0] as { number: number } | number | undefined;
+      if (first !== undefined) return Number(typeof first === 'object' ? first.number : first);
+      // On PostgreSQL a concurrent request can take the lowest free number between the MIN and the UPDATE:
+      // others may still be free, and remembering "none free" would skip them for RECHECK_FREE_MS (gaps).
+      if (!(await free(this.db('serial_reservations')).first('number'))) break;
+      if (round === FREE_ROUNDS - 1) return this.newNumber(modelId);
+    }
     this.noneFree.set(modelId, at);
     return this.newNumber(modelId);
   }
