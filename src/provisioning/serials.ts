@@ -1,5 +1,4 @@
-import type { Knex } from 'knex';
-import type { Database } from '../db/database.js';
+import type { Database, Query } from '../db/database.js';
 import { nowIso } from '../db/errors.js';
 import { preparedFirst } from '../db/prepared.js';
 import { modelCounter, type NumberAllocator } from './number-allocator.js';
@@ -118,7 +117,7 @@ export class SerialRepository {
     if (noneFreeSince !== undefined && at - noneFreeSince < RECHECK_FREE_MS) return this.newNumber(modelId);
     const now = nowIso(new Date(at));
     const stale = nowIso(new Date(at - STALE_RESERVATION_MS));
-    const free = (q: Knex.QueryBuilder) => q.where({ model_id: modelId }).andWhere((w) => w.where({ state: 'free' }).orWhere('updated_at', '<', stale));
+    const free = (q: Query) => q.where({ model_id: modelId }).andWhere((w) => w.where({ state: 'free' }).orWhere('updated_at', '<', stale));
     for (let round = 0; round < FREE_ROUNDS; round++) {
       // One statement, atomic on both databases: reuse the lowest free number.
       const reused = await free(this.db('serial_reservations'))
