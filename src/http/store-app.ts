@@ -1,5 +1,4 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import Koa, { type Context, type Next } from 'koa';
 import getRawBody from 'raw-body';
 import type { Logger } from 'pino';
@@ -14,6 +13,7 @@ import { ASSERTION_TYPE, type Lifecycle } from './device-app.js';
 import { HttpError, describeError } from './errors.js';
 import type { Metrics } from './metrics.js';
 import { parseRange } from './range.js';
+import { sendFileRange } from './send-file.js';
 
 export interface StoreAppOptions {
   /** The path prefix every endpoint is under, "/" or e.g. "/store/". */
@@ -153,21 +153,36 @@ function routes(store: StoreService, options: StoreAppOptions): Route[] {
       authenticated: true,
       handle: async (ctx, state, [snapId, revision]) => {
         const file = await store.file(state.view, snapId as string, Number(revision));
-        const size = (await stat(file.path)).size;
-        const range = parseRange(ctx.get('Range'), size);
-        if (range === 'unsatisfiable') {
-          ctx.set('Content-Range', `bytes */${size}`);
-          throw new StoreError('ERR_RANGE_NOT_SATISFIABLE', `the file is ${size} bytes long`);
+        const handle = await open(file.path, 'r');
+        let sending = false;
+        try {
+          const size = (await handle.stat()).size;
+          const range = parseRange(ctx.get('Range'), size);
+          if (range === 'unsatisfiable') {
+            ctx.set('Content-Range', `bytes */${size}`);
+            throw new StoreError('ERR_RANGE_NOT_SATISFIABLE', `the file is ${size} bytes long`);
+          }
+          const [start, end] = range ?? [0, size - 1];
+          ctx.status = range ? 206 : 200;
+          ctx.set('Accept-Ranges', 'bytes');
+          ctx.set('Content-Type', 'application/octet-stream');
+          if (range) ctx.set('Content-Range', `bytes ${start}-${end}/${size}`);
+          ctx.length = end - start + 1;
+          counted.snap(state.view?.storeId ?? 'none', file.snap.name, 'file');
+          if (ctx.method === 'HEAD') return;
+          // The bytes go out after this answer is logged, as a streamed body's would: a shutdown does not wait
+          // for a download (the device resumes it with a Range), and the answer's time is the time to its start.
+          ctx.respond = false;
+          sending = true;
+          const storeId = state.view?.storeId ?? 'none';
+          void sendFileRange(ctx.res, handle, start, end).then((outcome) => {
+            options.metrics?.storeBytes.inc({ store: storeId }, outcome.sent);
+            if (outcome.ended === 'cut') options.logger.debug({ reqId: ctx.state['reqId'], sent: outcome.sent }, 'device connection closed mid-answer');
+            if (outcome.ended === 'failed') options.logger.warn({ reqId: ctx.state['reqId'], err: outcome.error, sent: outcome.sent }, 'store answer failed mid-file; the connection was cut');
+          });
+        } finally {
+          if (!sending) await handle.close();
         }
-        const [start, end] = range ?? [0, size - 1];
-        ctx.status = range ? 206 : 200;
-        ctx.set('Accept-Ranges', 'bytes');
-        ctx.set('Content-Type', 'application/octet-stream');
-        if (range) ctx.set('Content-Range', `bytes ${start}-${end}/${size}`);
-        ctx.length = end - start + 1;
-        ctx.body = createReadStream(file.path, { start, end, highWaterMark: 1 << 20 });
-        counted.snap(state.view?.storeId ?? 'none', file.snap.name, 'file');
-        options.metrics?.storeBytes.inc({ store: state.view?.storeId ?? 'none' }, end - start + 1);
       },
     },
   ];
