@@ -6,7 +6,7 @@
  * own process sends snap actions as snapd's auto-refresh does: a 50-snap
  * context and a refresh action per snap, half of them out of date. First
  * closed loops find the best rate, then an open loop at 80% of it gives the
- * p99 a fleet sees. Each refresh run is a new load generator process that
+ * p99 a fleet sees (the median of three such loops). Each refresh run is a new load generator process that
  * first drives its load for a second uncounted (it opens its connections and
  * runs its code cold then, which a fleet's steady load does not); the server's
  * CPU is read over the measured part only. Then a real 50 MB .snap is downloaded by 8 concurrent
@@ -33,6 +33,7 @@ const DEVICES = Number(process.env['BENCH_DEVICES'] ?? 1000);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 8);
 const DOWNLOAD_MB = Number(process.env['BENCH_DOWNLOAD_MB'] ?? 50);
 const PAIRS = Number(process.env['BENCH_PAIRS'] ?? 9);
+const OPEN_RUNS = Number(process.env['BENCH_OPEN_RUNS'] ?? 3);
 const load = join(import.meta.dirname, 'store-load.js');
 
 interface LoadResult {
@@ -94,6 +95,7 @@ function loadRun(args: string[], measuring?: () => void): Promise<LoadResult> {
   });
 }
 const f = (n: number, d = 1) => n.toFixed(d);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 /** BENCH_PROFILE=PREFIX: a CPU profile of the server during each open loop, written to PREFIX-<fraction>.cpuprofile. */
 async function startProfile(): Promise<() => Promise<unknown>> {
@@ -201,8 +203,12 @@ try {
     }
   }
   // BENCH_OPEN=0.4,0.6 adds open loops at other fractions of the best rate, to see where the latency turns.
-  const fractions = [...(process.env['BENCH_OPEN'] ?? '').split(',').filter(Boolean).map(Number), 0.8];
+  // The one at 80% runs OPEN_RUNS times and its median p99 is the result: this machine's speed drifts by a
+  // third within a run (the same closed loop took 0.52 to 0.93 ms of CPU per request), and one slow phase
+  // during a single open loop puts it past 100% of what the store can do at that moment.
+  const fractions = [...(process.env['BENCH_OPEN'] ?? '').split(',').filter(Boolean).map(Number), ...Array<number>(OPEN_RUNS).fill(0.8)];
   let open: LoadResult | undefined;
+  const atEighty: LoadResult[] = [];
   for (const fraction of fractions) {
     const target = (best as LoadResult).rate * fraction;
     const loop = monitorEventLoopDelay({ resolution: 5 });
@@ -219,8 +225,10 @@ try {
     }
     console.log(`  refresh, open loop at ${f(fraction * 100, 0)}% of the best (${f(target)}/s): ${f(open.rate)}/s answered, p50 ${f(open.p50, 2)} ms, p99 ${f(open.p99, 2)} ms (warm-up before it, not counted: p99 ${f(open.warmupP99 ?? NaN, 2)} ms), ${open.errors} errors; load generator CPU ${f(open.cpuMs / open.seconds / 10)}%, server CPU ${cpu.text(open)}`);
     if (open.errors > 0) console.log(`    failed: ${JSON.stringify(open.causes)}`);
+    if (fraction === 0.8) atEighty.push(open);
   }
-  open = open as LoadResult;
+  const p99AtEighty = median(atEighty.map((r) => r.p99));
+  if (OPEN_RUNS > 1) console.log(`  p99 at 80% of the best: ${f(p99AtEighty, 2)} ms, the median of ${OPEN_RUNS} open loops (${atEighty.map((r) => f(r.p99, 2)).join(', ')})`);
   const floor = await latencyFloor(work, bestCpuMs);
   console.log(`  floor: a bare node:http server spending the same ${f(bestCpuMs, 2)} ms of CPU per request and allocating nothing: best ${f(floor.best)}/s, p99 ${f(floor.p99, 2)} ms at 80% of it (what this harness allows without garbage collection)`);
 
@@ -256,10 +264,9 @@ try {
   }
   pinServers(pinning?.all);
   bare.close();
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
   const ratio = median(ratios);
   console.log(`  download of a ${f(size / 1e6)} MB snap, 8 clients: store ${f(median(ours))} MB/s, bare node:http ${f(median(theirs))} MB/s (medians of ${PAIRS}); ratio per pair ${ratios.map((r) => f(r, 2)).join(' ')}`);
-  console.log(`RESULT refresh_per_s=${f((best as LoadResult).rate)} refresh_p99_ms=${f(open.p99, 2)} download_ratio=${f(ratio, 3)}`);
+  console.log(`RESULT refresh_per_s=${f((best as LoadResult).rate)} refresh_p99_ms=${f(p99AtEighty, 2)} download_ratio=${f(ratio, 3)}`);
 } finally {
   await tv.close();
 }
