@@ -24,26 +24,35 @@ export type SendOutcome = { readonly sent: number } & ({ readonly ended: 'sent' 
  */
 export async function sendFileRange(res: ServerResponse, file: FileHandle, start: number, end: number): Promise<SendOutcome> {
   let sent = 0;
-  // Resolves when the client goes away before the answer is complete: every wait below also ends on it.
-  let gone = res.destroyed;
-  const closed = new Promise<void>((resolve) =>
-    res.once('close', () => {
-      gone = !res.writableFinished;
-      resolve();
-    }),
-  );
-  const written = (chunk: Buffer) =>
-    Promise.race([
-      new Promise<void>((resolve) => {
-        res.write(chunk, () => resolve());
-      }),
-      closed,
-    ]);
+  // The client going away ends every wait below. The response's own `close` is not enough: an answer queued
+  // behind another on a pipelined connection never gets it when the socket dies, and its writes never call back.
+  let gone = res.destroyed || res.socket?.destroyed === true;
+  const waiting = new Set<() => void>();
+  const onClose = () => {
+    gone ||= !res.writableFinished;
+    for (const wake of waiting) wake();
+    waiting.clear();
+  };
+  const socket = res.req.socket;
+  res.once('close', onClose);
+  socket.once('close', onClose);
+  const settled = (start: (done: () => void) => void) =>
+    new Promise<void>((resolve) => {
+      if (gone) return resolve();
+      const done = () => {
+        waiting.delete(done);
+        resolve();
+      };
+      waiting.add(done);
+      start(done);
+    });
   try {
     const length = end - start + 1;
-    const buffers = [Buffer.allocUnsafeSlow(Math.min(CHUNK_BYTES, length)), Buffer.allocUnsafeSlow(Math.min(CHUNK_BYTES, Math.max(0, length - CHUNK_BYTES)))];
+    const size = Math.max(0, Math.min(CHUNK_BYTES, length));
+    const buffers = [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
     const pending: Array<Promise<void> | undefined> = [undefined, undefined];
     for (let at = start, turn = 0; at <= end && !gone; turn ^= 1) {
+      // A buffer is read into again only once the socket has taken what was written from it.
       await pending[turn];
       gone ||= res.destroyed;
       if (gone) break;
@@ -52,15 +61,18 @@ export async function sendFileRange(res: ServerResponse, file: FileHandle, start
       if (bytesRead === 0) throw new Error(`the file ended ${end - at + 1} bytes early`);
       at += bytesRead;
       sent += bytesRead;
-      pending[turn] = written(bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead));
+      const chunk = bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
+      pending[turn] = settled((done) => res.write(chunk, () => done()));
     }
     await Promise.all(pending);
-    if (!gone) await Promise.race([new Promise<void>((resolve) => res.end(() => resolve())), closed]);
+    if (!gone) await settled((done) => res.end(() => done()));
     return { sent, ended: gone || !res.writableFinished ? 'cut' : 'sent' };
   } catch (error) {
     res.destroy();
     return { sent, ended: 'failed', error };
   } finally {
+    res.off('close', onClose);
+    socket.off('close', onClose);
     await file.close().catch(() => undefined);
   }
 }

@@ -179,7 +179,7 @@ function routes(store: StoreService, options: StoreAppOptions): Route[] {
             options.metrics?.storeBytes.inc({ store: storeId }, outcome.sent);
             if (outcome.ended === 'cut') options.logger.debug({ reqId: ctx.state['reqId'], sent: outcome.sent }, 'device connection closed mid-answer');
             if (outcome.ended === 'failed') options.logger.warn({ reqId: ctx.state['reqId'], err: outcome.error, sent: outcome.sent }, 'store answer failed mid-file; the connection was cut');
-          });
+          }).catch((e: unknown) => options.logger.error({ err: e }, 'cannot record a finished download'));
         } finally {
           if (!sending) await handle.close();
         }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createServer, get, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,8 +16,9 @@ describe('sendFileRange', () => {
   const path = join(dir, 'blob');
   let server: Server;
   let url: string;
-  /** What the server's next answer ended as, and whether its file was closed. */
-  let next: ((r: { outcome: SendOutcome; closed: boolean }) => void) | undefined;
+  /** What the server's answers ended as, and whether each one's file was closed, in the order they ended. */
+  let outcomes: Array<{ outcome: SendOutcome; closed: boolean }> = [];
+  let onOutcome: (() => void) | undefined;
   let serve: (path: string) => [number, number] = () => [0, content.length - 1];
 
   beforeAll(async () => {
@@ -28,7 +29,8 @@ describe('sendFileRange', () => {
         const [start, end] = serve(req.url ?? '/');
         res.writeHead(200, { 'Content-Length': String(end - start + 1) });
         const outcome = await sendFileRange(res, file, start, end);
-        next?.({ outcome, closed: file.fd === -1 });
+        outcomes.push({ outcome, closed: file.fd === -1 });
+        onOutcome?.();
       })();
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -39,7 +41,17 @@ describe('sendFileRange', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const ended = () => new Promise<{ outcome: SendOutcome; closed: boolean }>((r) => (next = r));
+  /** The next answer's end (or the next `n` answers'). */
+  const endedAll = async (n: number) => {
+    outcomes = [];
+    await new Promise<void>((r) => (onOutcome = () => outcomes.length >= n && r()));
+    return outcomes;
+  };
+  const ended = async () => {
+    outcomes = [];
+    const [first] = await new Promise<typeof outcomes>((r) => (onOutcome = () => r(outcomes)));
+    return first as { outcome: SendOutcome; closed: boolean };
+  };
   const fetchAll = (path = '/') =>
     new Promise<Buffer>((resolve, reject) =>
       get(`${url}${path}`, (res) => {
@@ -76,10 +88,36 @@ describe('sendFileRange', () => {
     expect((await done).outcome).toEqual({ sent: 0, ended: 'sent' });
   });
 
+  // Larger than loopback's socket buffers can hold, so the server waits on the client while it sends.
+  const big = 32 * 1024 * 1024;
+  const bigContent = randomBytes(big);
+
+  it('reuses a buffer only once the socket has taken it: a client that stops reading for a while still gets every byte right', async () => {
+    writeFileSync(join(dir, 'short'), bigContent);
+    serve = () => [0, big - 1];
+    const done = ended();
+    const body = await new Promise<Buffer>((resolve, reject) => {
+      get(`${url}/short`, (res) => {
+        const chunks: Buffer[] = [];
+        res.once('data', (c: Buffer) => {
+          chunks.push(c);
+          res.pause();
+          setTimeout(() => {
+            res.on('data', (more: Buffer) => chunks.push(more));
+            res.resume();
+          }, 500);
+        });
+        res.on('end', () => resolve(Buffer.concat(chunks)));
+        res.on('error', reject);
+      }).on('error', reject);
+    });
+    expect(body.length).toBe(big);
+    expect(body.equals(bigContent)).toBe(true);
+    expect((await done).outcome).toEqual({ sent: big, ended: 'sent' });
+  });
+
   it('stops reading when the client goes away, says the answer was cut, and closes the file', async () => {
-    // Larger than loopback's socket buffers can hold, so the client is gone before it is all written.
-    const big = 32 * 1024 * 1024;
-    writeFileSync(join(dir, 'short'), Buffer.alloc(big, 7));
+    writeFileSync(join(dir, 'short'), bigContent);
     serve = () => [0, big - 1];
     const done = ended();
     await new Promise<void>((resolve) => {
@@ -95,6 +133,20 @@ describe('sendFileRange', () => {
     expect(outcome.ended).toBe('cut');
     expect(outcome.sent).toBeLessThan(big);
     expect(closed).toBe(true);
+  });
+
+  it('ends an answer queued behind another on a pipelined connection when the client goes away', async () => {
+    writeFileSync(join(dir, 'short'), bigContent);
+    serve = () => [0, big - 1];
+    const done = endedAll(2);
+    const { port } = server.address() as AddressInfo;
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.write('GET /short HTTP/1.1\r\nHost: x\r\n\r\nGET /short HTTP/1.1\r\nHost: x\r\n\r\n');
+    socket.once('data', () => socket.destroy());
+    const both = await done;
+    expect(both.map((o) => o.outcome.ended)).toEqual(['cut', 'cut']);
+    expect(both.every((o) => o.closed)).toBe(true);
   });
 
   it('cuts the connection when the file is shorter than the range, instead of sending too little as if complete', async () => {
