@@ -25,10 +25,10 @@ describe('reusing a given-back number under a concurrent reservation, on Postgre
     removeDataDir(dir);
   });
 
-  /** Waits until some backend of this database waits for a row lock: the reuse statement is blocked. */
-  async function untilBlockedOnRowLock(): Promise<void> {
+  /** Waits until a backend is blocked by the transaction of backend `holder`: the reuse statement waits for its row lock. */
+  async function untilBlockedBy(holder: number): Promise<void> {
     for (let i = 0; i < 200; i++) {
-      const waiting = await t.vault.db.raw("select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'");
+      const waiting = await t.vault.db.raw('select count(*)::int as n from pg_stat_activity where ? = any(pg_blocking_pids(pid))', [holder]);
       if ((waiting.rows[0] as { n: number }).n > 0) return;
       await new Promise((r) => setTimeout(r, 25));
     }
@@ -50,8 +50,9 @@ describe('reusing a given-back number under a concurrent reservation, on Postgre
     try {
       // Another request holds the lowest free number, not yet committed.
       await other('serial_reservations').where({ model_id: modelId, number: low }).update({ state: 'reserved', updated_at: now });
+      const holder = ((await other.raw('select pg_backend_pid()::int as pid')).rows[0] as { pid: number }).pid;
       const reserving = serials.reserveNumber(modelId);
-      await untilBlockedOnRowLock();
+      await untilBlockedBy(holder);
       await other.commit();
       expect(await reserving).toBe(low + 1);
     } finally {
