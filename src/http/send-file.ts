@@ -26,14 +26,14 @@ export async function sendFileRange(res: ServerResponse, file: FileHandle, start
   let sent = 0;
   // The client going away ends every wait below. The response's own `close` is not enough: an answer queued
   // behind another on a pipelined connection never gets it when the socket dies, and its writes never call back.
-  let gone = res.destroyed || res.socket?.destroyed === true;
+  const socket = res.req.socket;
+  let gone = res.destroyed || socket.destroyed;
   const waiting = new Set<() => void>();
   const onClose = () => {
     gone ||= !res.writableFinished;
     for (const wake of waiting) wake();
     waiting.clear();
   };
-  const socket = res.req.socket;
   res.once('close', onClose);
   socket.once('close', onClose);
   const settled = (start: (done: () => void) => void) =>

@@ -168,13 +168,13 @@ function routes(store: StoreService, options: StoreAppOptions): Route[] {
           ctx.set('Content-Type', 'application/octet-stream');
           if (range) ctx.set('Content-Range', `bytes ${start}-${end}/${size}`);
           ctx.length = end - start + 1;
-          counted.snap(state.view?.storeId ?? 'none', file.snap.name, 'file');
+          const storeId = state.view?.storeId ?? 'none';
+          counted.snap(storeId, file.snap.name, 'file');
           if (ctx.method === 'HEAD') return;
           // The bytes go out after this answer is logged, as a streamed body's would: a shutdown does not wait
           // for a download (the device resumes it with a Range), and the answer's time is the time to its start.
           ctx.respond = false;
           sending = true;
-          const storeId = state.view?.storeId ?? 'none';
           void sendFileRange(ctx.res, handle, start, end).then((outcome) => {
             options.metrics?.storeBytes.inc({ store: storeId }, outcome.sent);
             if (outcome.ended === 'cut') options.logger.debug({ reqId: ctx.state['reqId'], sent: outcome.sent }, 'device connection closed mid-answer');

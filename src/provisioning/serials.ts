@@ -128,10 +128,11 @@ export class SerialRepository {
       if (first !== undefined) return Number(typeof first === 'object' ? first.number : first);
       // On PostgreSQL a concurrent request can take the lowest free number between the MIN and the UPDATE:
       // others may still be free, and remembering "none free" would skip them for RECHECK_FREE_MS (gaps).
-      if (!(await free(this.db('serial_reservations')).first('number'))) break;
-      if (round === FREE_ROUNDS - 1) return this.newNumber(modelId);
+      if (!(await free(this.db('serial_reservations')).first('number'))) {
+        this.noneFree.set(modelId, at);
+        break;
+      }
     }
-    this.noneFree.set(modelId, at);
     return this.newNumber(modelId);
   }
 

@@ -144,8 +144,8 @@ if (kind === 'refresh') {
 
 const elapsed = (performance.now() - begin) / 1000;
 if (trace && kind === 'refresh') writeFileSync(`${process.env['STORE_LOAD_TRACE'] as string}-${a4}-${Math.round(Number(a5))}.json`, JSON.stringify(trace));
-const percentile = (xs: number[], p: number) => xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
-const pct = (p: number) => percentile(latencies, p);
+for (const xs of [latencies, warmup]) xs.sort((a, b) => a - b);
+const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 const cpu = process.cpuUsage(cpuAtBegin);
-console.log(JSON.stringify({ cpuMs: (cpu.user + cpu.system) / 1000, count: latencies.length, errors, causes: Object.fromEntries(causes), seconds: elapsed, rate: latencies.length / elapsed, p50: pct(50), p99: pct(99), warmupP99: percentile(warmup, 99), bytes, mbPerS: bytes / 1e6 / elapsed }));
+console.log(JSON.stringify({ cpuMs: (cpu.user + cpu.system) / 1000, count: latencies.length, errors, causes: Object.fromEntries(causes), seconds: elapsed, rate: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), warmupP99: percentile(warmup, 99), bytes, mbPerS: bytes / 1e6 / elapsed }));
 agent.destroy();

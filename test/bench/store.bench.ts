@@ -104,6 +104,12 @@ function loadRun(args: string[], measuring?: () => void): Promise<LoadResult> {
     });
   });
 }
+/** A closed loop of snap actions against the store, which must answer every one. */
+async function closedLoop(url: string, work: string, concurrency: number, seconds: number, measuring?: () => void): Promise<LoadResult> {
+  const r = await loadRun(['refresh', url, work, 'closed', String(concurrency), String(seconds)], measuring);
+  if (r.errors > 0) throw new Error(`the store answered ${r.errors} snap actions with an error: ${JSON.stringify(r.causes)}`);
+  return r;
+}
 const f = (n: number, d = 1) => n.toFixed(d);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
@@ -205,9 +211,8 @@ try {
   let bestConcurrency = 16;
   for (const c of [4, 16, 64]) {
     const cpu = serverCpu();
-    const r = await loadRun(['refresh', tv.storeUrl, work, 'closed', String(c), String(SECONDS)], cpu.start);
+    const r = await closedLoop(tv.storeUrl, work, c, SECONDS, cpu.start);
     console.log(`  refresh, ${c} in flight: ${f(r.rate)}/s, p50 ${f(r.p50, 2)} ms, p99 ${f(r.p99, 2)} ms, ${r.errors} errors; load generator CPU ${f(r.cpuMs / r.seconds / 10)}%, server CPU ${cpu.text(r)}`);
-    if (r.errors > 0) throw new Error(`the store answered ${r.errors} snap actions with an error: ${JSON.stringify(r.causes)}`);
     if (!best || r.rate > best.rate) {
       best = r;
       bestCpuMs = cpu.msPerRequest(r);
@@ -225,8 +230,7 @@ try {
   let open: LoadResult | undefined;
   const atEighty: LoadResult[] = [];
   for (const { fraction, counted } of fractions) {
-    const now = await loadRun(['refresh', tv.storeUrl, work, 'closed', String(bestConcurrency), String(Math.max(2, SECONDS / 2))]);
-    if (now.errors > 0) throw new Error(`the store answered ${now.errors} snap actions with an error: ${JSON.stringify(now.causes)}`);
+    const now = await closedLoop(tv.storeUrl, work, bestConcurrency, Math.max(2, SECONDS / 2));
     const target = now.rate * fraction;
     const loop = monitorEventLoopDelay({ resolution: 5 });
     loop.enable();
